@@ -1,0 +1,26 @@
+"""The one Keras import point of edgeseg.
+
+tensorflow-model-optimization 0.8.1 only understands Keras 2 models, so every model is built with
+``tf_keras``. ``TF_USE_LEGACY_KERAS`` must be set before TensorFlow is first imported, otherwise
+``tf.keras`` (used inside tfmot and tf2onnx) resolves to Keras 3 and pruning/QAT raise.
+
+Usage::
+
+    from edgeseg._keras import keras, tf
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+# TF's C++ start-up chatter (CUDA probing, CPU feature notes) drowns the CLI's own output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+if not keras.__version__.startswith("2."):  # pragma: no cover - guards a broken environment
+    raise ImportError(f"edgeseg needs tf_keras 2.x, found {keras.__version__}")
+
+__all__ = ["keras", "tf"]

@@ -1,0 +1,82 @@
+"""The ``edgeseg`` command line: one thin file per command.
+
+Each command parses options, builds a config, calls one library function and maps errors to
+exit codes: an :class:`EdgesegError` prints one line and exits 2; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from edgeseg.errors import EdgesegError
+
+
+class _ErrorMappingGroup(TyperGroup):
+    """Turns user-facing errors into one line on stderr and a non-zero exit, no traceback."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EdgesegError as e:
+            if _debug(ctx):
+                traceback.print_exc()
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+        except Exception as e:
+            # Typer's own signals and usage errors keep their standard handling.
+            if type(e).__module__.startswith("typer") or _debug(ctx):
+                raise
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            typer.echo(f"error: unexpected {type(e).__name__}: {first} (rerun with --debug for the traceback)", err=True)
+            raise typer.Exit(1) from None
+
+
+def _debug(ctx: typer.Context) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get("EDGESEG_DEBUG") == "1"
+
+
+app = typer.Typer(
+    cls=_ErrorMappingGroup,
+    name="edgeseg",
+    help="Skin-lesion segmentation from training to the phone: data, train, eval, predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """edgeseg: train, evaluate and predict skin-lesion segmentation models."""
+
+
+from edgeseg.cli import data as _data  # noqa: E402,F401  (registers commands)
+from edgeseg.cli import evaluate as _evaluate  # noqa: E402,F401
+from edgeseg.cli import models as _models  # noqa: E402,F401
+from edgeseg.cli import predict as _predict  # noqa: E402,F401
+from edgeseg.cli import train as _train  # noqa: E402,F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point."""
+    try:
+        app(args=argv, prog_name="edgeseg", standalone_mode=True)
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""``edgeseg eval``: score a run or model file on a data split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgeseg.cli import app
+from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, postprocess_config
+from edgeseg.errors import DataError
+
+
+@app.command("eval")
+def eval_cmd(
+    model: Annotated[Path, typer.Argument(help="A run directory (its best checkpoint) or a model file.")],
+    data: Annotated[Optional[Path], typer.Option(help="Data folder. [default: the run's own data and split record]")] = None,
+    split: Annotated[str, typer.Option(help="Split to score when the data has splits: train, validation or test.")] = "validation",
+    layout: LayoutOpt = "auto",
+    out: Annotated[Optional[Path], typer.Option(help="Report folder. [default: RUN/eval/SPLIT, or runs/eval/MODEL]")] = None,
+    batch_size: BatchOpt = 8,
+    limit: LimitOpt = None,
+    threshold: ThresholdOpt = 0.5,
+    open_px: OpenOpt = 0,
+    close_px: CloseOpt = 0,
+    largest: LargestOpt = False,
+    fill_holes: FillOpt = False,
+) -> None:
+    """Print Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled);
+    write metrics.json, per_image.csv and a pixel confusion heatmap. Masks are scored at their own
+    resolution."""
+    from edgeseg.data.pairs import find_splits
+    from edgeseg.data.splits import load_splits
+    from edgeseg.evaluate import evaluate, format_table, write_report
+    from edgeseg.runtime import load_runner
+
+    post = postprocess_config(threshold, open_px, close_px, largest, fill_holes)
+    runner = load_runner(model)
+    is_run = model.is_dir()
+    if data is None:
+        if not is_run:
+            raise DataError(f"{model} is a model file: pass --data FOLDER to evaluate it")
+        splits = load_splits(model / "splits.json")
+        source = f"{model}/splits.json"
+    else:
+        splits = {k: v.pairs for k, v in find_splits(data, layout).items()}
+        source = str(data)
+    if "all" in splits:
+        split = "all"
+    elif split not in splits:
+        raise DataError(f"{source}: no split {split!r}; it has {', '.join(splits)}")
+    pairs = splits[split][:limit] if limit else splits[split]
+    result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post)
+    if out is None:
+        out = (model / "eval" / split) if is_run else Path("runs") / "eval" / model.stem
+        out = _fresh(out)
+    paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split})
+    typer.echo(f"{runner.path} on {source} [{split}]")
+    typer.echo(format_table(result.scores))
+    typer.echo(f"report: {paths['metrics'].parent}")
+
+
+def _fresh(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``... so earlier reports are never overwritten."""
+    candidate, i = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{i}")
+        i += 1
+    return candidate

@@ -1,0 +1,32 @@
+"""``edgeseg predict``: masks and outline overlays for a folder of images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgeseg.cli import app
+from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, ThresholdOpt, postprocess_config
+
+
+@app.command("predict")
+def predict_cmd(
+    model: Annotated[Path, typer.Argument(help="A run directory (its best checkpoint) or a model file.")],
+    inputs: Annotated[Path, typer.Argument(help="An image, or a folder of images (or with an images/ sub-folder).")],
+    out_dir: Annotated[Path, typer.Argument(help="New or empty output folder.")],
+    threshold: ThresholdOpt = 0.5,
+    open_px: OpenOpt = 0,
+    close_px: CloseOpt = 0,
+    largest: LargestOpt = False,
+    fill_holes: FillOpt = False,
+) -> None:
+    """Write <stem>_mask.png (0/255), <stem>_overlay.jpg (lesion outline) and predictions.json."""
+    from edgeseg.predict import list_images, predict
+    from edgeseg.runtime import load_runner
+
+    images = list_images(inputs)
+    runner = load_runner(model)
+    results = predict(runner, images, out_dir, postprocess_config(threshold, open_px, close_px, largest, fill_holes))
+    typer.echo(f"{len(results)} images -> {out_dir} (mean lesion area {sum(r.area_fraction for r in results) / len(results):.1%})")

@@ -1,0 +1,86 @@
+"""``edgeseg train``: train a new run, or ``--resume`` an interrupted one."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgeseg.cli import app
+from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt
+from edgeseg.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
+from edgeseg.errors import ConfigError
+
+_P = "Options are layered: defaults, then --config FILE, then the options you pass."
+
+
+def _size(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--size must look like HEIGHTxWIDTH (e.g. 192x256), got {text!r}") from None
+    return h, w
+
+
+def _set(obj, **changes):  # noqa: ANN001,ANN202
+    """dataclasses.replace with only the options the user actually passed."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return dataclasses.replace(obj, **changes) if changes else obj
+
+
+@app.command("train", help=f"Train a segmentation model; every epoch is checkpointed and resumable. {_P}")
+def train_cmd(
+    data: Annotated[Optional[Path], typer.Option(help=f"Data folder with a folder split or one layout. [default: the embedded ISIC 2017 sample]")] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (`edgeseg models` lists them). [default: unet_w025]")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Total epochs. [default: 50]")] = None,
+    batch_size: BatchOpt = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="Loss: bce, dice, bce_dice, focal, focal_dice. [default: bce_dice]")] = None,
+    size: Annotated[Optional[str], typer.Option(help="Input HEIGHTxWIDTH. [default: 192x256]")] = None,
+    layout: Annotated[Optional[str], typer.Option(help="Data layout (auto, generic, isic, ph2). [default: auto]")] = None,
+    limit: LimitOpt = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Cap on training steps per epoch (quick runs).")] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Joint image+mask augmentation. [default: on]")] = None,
+    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="BatchNorm after each conv. [default: on]")] = None,
+    encoder_weights: Annotated[Optional[Path], typer.Option(help="Local pretrained encoder weights (resnet50v2_unet).")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs on validation Dice (0: off). [default: 10]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for weights, shuffling and augmentation. [default: 0]")] = None,
+    mixed_precision: Annotated[Optional[str], typer.Option(help="auto (GPU only), on or off. [default: auto]")] = None,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write TensorBoard logs to RUN/tensorboard.")] = False,
+    config: Annotated[Optional[Path], typer.Option(help="Start from a saved config.json (e.g. another run's).")] = None,
+    project: Annotated[Path, typer.Option(help="Folder that holds the run directories.")] = Path("runs"),
+    name: Annotated[Optional[str], typer.Option(help="Run name (must be new). [default: the model name, numbered]")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Resume this interrupted run from its last checkpoint (--epochs may extend it).")] = None,
+) -> None:
+    from edgeseg.train import resume as resume_run
+    from edgeseg.train import train
+
+    if resume is not None:
+        other = {k: v for k, v in locals().items() if k not in ("resume", "epochs", "project", "train", "resume_run", "tensorboard") and v is not None}
+        if other:
+            raise ConfigError(f"--resume continues a run with its saved config; drop {', '.join('--' + k.replace('_', '-') for k in other)} (only --epochs may change)")
+        run = resume_run(resume, epochs=epochs)
+        typer.echo(f"run: {run.path}")
+        return
+
+    base = RunConfig.load(config) if config else RunConfig(data=DataConfig(root=str(DEFAULT_DATA)))
+    hw = _size(size)
+    cfg = dataclasses.replace(
+        base,
+        data=_set(
+            base.data, root=str(data) if data else None, layout=layout, batch_size=batch_size, limit=limit,
+            height=hw[0] if hw else None, width=hw[1] if hw else None,
+            augment=AugmentConfig(enabled=False) if augment is False else (AugmentConfig() if augment else None),
+        ),
+        model=_set(base.model, name=model, batch_norm=batch_norm, encoder_weights=str(encoder_weights) if encoder_weights else None),
+        train=_set(
+            base.train, epochs=epochs, learning_rate=lr, loss=loss, max_steps=max_steps,
+            early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
+        ),
+    )
+    run = train(cfg, runs_root=project, name=name)
+    typer.echo(f"run: {run.path}")

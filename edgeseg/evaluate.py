@@ -1,0 +1,89 @@
+"""Evaluation: ``evaluate(runner, pairs) -> EvalResult``, scored at each mask's own resolution.
+
+The runner sees the image resized to its input size; its probabilities are resized back to the
+ground-truth mask's size before thresholding, so scores do not depend on the model's resolution.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.data.decode import read_pair
+from edgeseg.data.pairs import Pair
+from edgeseg.data.pipeline import resize_image
+from edgeseg.errors import DataError
+from edgeseg.io import write_json, write_text
+from edgeseg.metrics import METRIC_NAMES, Counts, Scores, confusion, per_image, summarize
+from edgeseg.postprocess import PostprocessConfig, postprocess, resize_prob
+from edgeseg.progress import track
+from edgeseg.runtime.base import Runner
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Per-image counts (in pair order) and their aggregate :class:`Scores`."""
+
+    stems: tuple[str, ...]
+    counts: Counts
+    scores: Scores
+    post: PostprocessConfig
+
+
+def evaluate(runner: Runner, pairs: Sequence[Pair], *, batch_size: int = 8,
+             post: PostprocessConfig = PostprocessConfig()) -> EvalResult:
+    """Score ``runner`` on ``pairs``."""
+    if not pairs:
+        raise DataError("no pairs to evaluate")
+    counts = Counts.empty()
+    batches = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
+    for batch in track(batches, f"evaluating {runner.name}", total=len(batches)):
+        decoded = [read_pair(p) for p in batch]
+        x = runner.normalisation.apply(np.stack([resize_image(img, runner.input_size) for img, _ in decoded]))
+        probs = runner(x)[..., 0]
+        for prob, (_, mask) in zip(probs, decoded):
+            pred = postprocess(resize_prob(prob, mask.shape), post)
+            counts = counts.concat(confusion(pred, mask))
+    return EvalResult(tuple(p.stem for p in pairs), counts, summarize(counts), post)
+
+
+def format_table(scores: Scores) -> str:
+    """A plain-text table of every metric, mean over images and pooled."""
+    lines = [f"{'metric':<22}{'mean/image':>12}{'pooled':>10}"]
+    for name in METRIC_NAMES:
+        pooled = scores.pooled.get(name)
+        lines.append(f"{name:<22}{scores.mean[name]:>12.4f}{(f'{pooled:.4f}' if pooled is not None else '-'):>10}")
+    lines.append(f"({scores.n_images} images; empty-mask policy: 0/0 scores 1.0)")
+    return "\n".join(lines)
+
+
+def write_report(result: EvalResult, out_dir: str | Path, meta: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write metrics.json, per_image.csv and confusion.png into ``out_dir``."""
+    from edgeseg.plots import plot_confusion
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    per = per_image(result.counts)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["stem", "tp", "fp", "fn", "tn", *METRIC_NAMES])
+    for i, stem in enumerate(result.stems):
+        c = [int(a[i]) for a in result.counts.astuple()]
+        w.writerow([stem, *c, *(f"{per[m][i]:.6f}" for m in METRIC_NAMES)])
+    totals = [int(a.sum()) for a in result.counts.astuple()]
+    paths = {
+        "metrics": write_json(out / "metrics.json", {
+            **result.scores.to_dict(), "threshold": result.post.threshold,
+            "postprocess": result.post.__dict__, "pixel_confusion": dict(zip(("tp", "fp", "fn", "tn"), totals)),
+            **(meta or {}),
+        }),
+        "per_image": write_text(out / "per_image.csv", buf.getvalue()),
+        "confusion": plot_confusion(*totals, out / "confusion.png"),
+    }
+    return paths

@@ -1,0 +1,309 @@
+"""Training: ``train(cfg) -> RunDir`` and ``resume(run) -> RunDir``.
+
+A run directory is the unit of reproducibility::
+
+    RUN/config.json        the frozen RunConfig
+    RUN/splits.json        the exact pairs of every split
+    RUN/environment.json   devices, strategy, library versions
+    RUN/history.csv        one row per finished epoch
+    RUN/curves.png         loss / Dice / IoU against epoch
+    RUN/state.json         progress: last finished epoch, plateau counters, learning rate
+    RUN/checkpoints/last.keras, last.weights.h5, best.keras
+
+Every epoch ends with an atomic checkpoint, and ``resume`` continues from it exactly: the same
+weights, optimizer moments, learning rate, plateau counters, and the same data and augmentation
+stream (see :mod:`edgeseg.data.pipeline`).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from edgeseg.config import RunConfig
+from edgeseg.errors import DataError, RunError
+from edgeseg.io import atomic_path, write_json
+
+MONITOR = "val_dice"
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A training run's folder; see the module docstring for its contents."""
+
+    path: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_model(self) -> Path:
+        return self.checkpoints / "last.keras"
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / "state.json"
+
+    @property
+    def history(self) -> Path:
+        return self.path / "history.csv"
+
+    @classmethod
+    def create(cls, root: str | Path, name: str | None, model_name: str) -> RunDir:
+        """Make a new run folder. An explicit ``name`` that exists is an error; an automatic one
+        gets the next free suffix (``unet_w025``, ``unet_w025-2``, ...)."""
+        root = Path(root)
+        if name:
+            path = root / name
+            if path.exists():
+                raise RunError(
+                    f"{path} already exists; resume it with `edgeseg train --resume {path}` or choose another --name"
+                )
+        else:
+            path = root / model_name
+            i = 2
+            while path.exists():
+                path = root / f"{model_name}-{i}"
+                i += 1
+        path.mkdir(parents=True)
+        (path / "checkpoints").mkdir()
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        path = Path(path)
+        if not path.is_dir():
+            raise RunError(f"{path}: no such run directory")
+        if not (path / "config.json").is_file():
+            raise RunError(f"{path}: not an edgeseg run (no config.json)")
+        return cls(path)
+
+    def config(self) -> RunConfig:
+        return RunConfig.load(self.path / "config.json")
+
+    def state(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.state_file.read_text())
+        except FileNotFoundError:
+            return {"epoch": 0, "finished": False}
+
+    def best_model(self) -> Path:
+        for p in (self.checkpoints / "best.keras", self.last_model):
+            if p.is_file():
+                return p
+        raise RunError(f"{self.path}: no checkpoint yet (the run stopped before its first epoch ended)")
+
+
+# --- callbacks -------------------------------------------------------------------------------
+
+
+def _callbacks(keras: Any) -> tuple[type, type]:
+    class PlateauControl(keras.callbacks.Callback):
+        """ReduceLROnPlateau + EarlyStopping on validation Dice, with state that survives resume.
+
+        Keras' own callbacks reset their counters in ``on_train_begin``, so a resumed run would
+        forget how long it had been on a plateau.
+        """
+
+        def __init__(self, lr_patience: int, lr_factor: float, min_lr: float, stop_patience: int,
+                     state: dict[str, Any] | None = None, min_delta: float = 1e-4):
+            super().__init__()
+            self.lr_patience, self.lr_factor, self.min_lr = lr_patience, lr_factor, min_lr
+            self.stop_patience, self.min_delta = stop_patience, min_delta
+            self.state = {"best": -1.0, "best_epoch": -1, "wait_lr": 0, "wait_stop": 0, **(state or {})}
+            self.improved = False
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            logs = logs if logs is not None else {}
+            s = self.state
+            lr = float(keras.backend.get_value(self.model.optimizer.learning_rate))
+            logs["lr"] = lr
+            value = logs.get(MONITOR)
+            if value is None:
+                return
+            self.improved = value > s["best"] + self.min_delta
+            if self.improved:
+                s.update(best=float(value), best_epoch=epoch, wait_lr=0, wait_stop=0)
+                return
+            s["wait_lr"] += 1
+            s["wait_stop"] += 1
+            if s["wait_lr"] >= self.lr_patience and lr > self.min_lr:
+                new_lr = max(lr * self.lr_factor, self.min_lr)
+                self.model.optimizer.learning_rate.assign(new_lr)
+                s["wait_lr"] = 0
+                print(f"\nepoch {epoch + 1}: {MONITOR} flat for {self.lr_patience} epochs, learning rate {lr:.2e} -> {new_lr:.2e}")
+            if self.stop_patience and s["wait_stop"] >= self.stop_patience:
+                self.model.stop_training = True
+                print(f"\nepoch {epoch + 1}: early stop, best {MONITOR} {s['best']:.4f} at epoch {s['best_epoch'] + 1}")
+
+    class EpochCheckpoint(keras.callbacks.Callback):
+        """Atomically save last/best models, the weights fallback, state.json and the curves."""
+
+        def __init__(self, run: RunDir, plateau: PlateauControl, wall_before: float = 0.0):
+            super().__init__()
+            self.run, self.plateau, self.wall_before = run, plateau, wall_before
+            self.start = time.perf_counter()
+
+        def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            with atomic_path(self.run.last_model) as tmp:
+                self.model.save(tmp)
+            with atomic_path(self.run.checkpoints / "last.weights.h5") as tmp:
+                self.model.save_weights(tmp)
+            if self.plateau.improved:
+                with atomic_path(self.run.checkpoints / "best.keras") as tmp:
+                    shutil.copyfile(self.run.last_model, tmp)
+            write_json(self.run.state_file, {
+                "epoch": epoch + 1,
+                "learning_rate": float(keras.backend.get_value(self.model.optimizer.learning_rate)),
+                "plateau": self.plateau.state,
+                "finished": False,
+                "wall_seconds": round(self.wall_before + time.perf_counter() - self.start, 1),
+                "updated": datetime.now().isoformat(timespec="seconds"),
+            })
+            from edgeseg.plots import plot_history
+
+            plot_history(self.run.history, self.run.path / "curves.png")
+
+    return PlateauControl, EpochCheckpoint
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = None) -> RunDir:
+    """Train a new run from ``cfg``; returns its :class:`RunDir`."""
+    from edgeseg.data.pipeline import steps_per_epoch
+    from edgeseg.data.splits import make_splits, save_splits
+    from edgeseg.losses import LOSSES
+    from edgeseg.models import MODELS
+
+    # Fail on bad names and bad data before creating anything on disk.
+    MODELS.get(cfg.model.name)
+    LOSSES.get(cfg.train.loss)
+    splits, info = make_splits(cfg.data)
+    arrays = _load(splits, cfg)  # every file is decoded (and checked) before the run exists
+    steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
+    run = RunDir.create(runs_root, name, cfg.model.name)
+    cfg.save(run.path / "config.json")
+    save_splits(run.path / "splits.json", splits, info)
+    return _fit(run, cfg, {"epoch": 0}, arrays)
+
+
+def resume(path: str | Path, epochs: int | None = None) -> RunDir:
+    """Continue an interrupted run from its last checkpoint (optionally to more ``epochs``)."""
+    run = RunDir.open(path)
+    cfg = run.config()
+    if epochs is not None and epochs != cfg.train.epochs:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+        cfg.save(run.path / "config.json")
+    state = run.state()
+    if state["epoch"] > 0 and not run.last_model.is_file():
+        raise RunError(f"{run.path}: state.json says epoch {state['epoch']} but {run.last_model} is missing")
+    if state["epoch"] >= cfg.train.epochs or (state.get("finished") and epochs is None):
+        raise RunError(
+            f"{run.path} already finished ({state['epoch']} epochs); pass --epochs N (N > {state['epoch']}) to train further"
+        )
+    from edgeseg.data.splits import load_splits
+
+    return _fit(run, cfg, state, _load(load_splits(run.path / "splits.json"), cfg))
+
+
+def _load(splits: dict[str, Any], cfg: RunConfig) -> tuple[Any, Any, Any, Any]:
+    from edgeseg.data.pipeline import load_arrays
+
+    if not splits.get("validation"):
+        raise DataError(f"{cfg.data.root}: no validation pairs; training selects checkpoints on validation Dice")
+    size = cfg.data.image_size
+    return (*load_arrays(splits["train"], size, "decoding train"),
+            *load_arrays(splits["validation"], size, "decoding validation"))
+
+
+def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, Any, Any, Any]) -> RunDir:
+    from edgeseg import distribute
+    from edgeseg._keras import keras, tf
+    from edgeseg.data.pipeline import eval_dataset, steps_per_epoch, train_dataset
+    from edgeseg.losses import get_loss
+    from edgeseg.metrics import keras_metrics
+    from edgeseg.models import create_model
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    d, t = cfg.data, cfg.train
+    train_x, train_y, val_x, val_y = arrays
+    steps = steps_per_epoch(len(train_x), d.batch_size, t.max_steps)
+
+    strategy, env = distribute.setup(t.mixed_precision)
+    initial_epoch = int(state["epoch"])
+    keras.utils.set_random_seed(t.seed)
+    with strategy.scope():
+        if initial_epoch == 0:
+            model = create_model(
+                cfg.model.name, (d.height, d.width, 3),
+                batch_norm=cfg.model.batch_norm, encoder_weights=cfg.model.encoder_weights,
+            )
+            model.compile(
+                optimizer=keras.optimizers.Adam(t.learning_rate), loss=get_loss(t.loss), metrics=keras_metrics()
+            )
+        else:
+            # The full .keras checkpoint carries the optimizer moments and step count.
+            model = load_keras_model(run.last_model, compile=True)
+            model.optimizer.learning_rate.assign(state["learning_rate"])
+            _truncate_history(run.history, initial_epoch)
+
+    write_json(run.path / "environment.json", {
+        **env, "python": sys.version.split()[0], "tensorflow": tf.__version__, "tf_keras": keras.__version__,
+        "train_pairs": len(train_x), "validation_pairs": len(val_x), "steps_per_epoch": steps,
+    })
+    PlateauControl, EpochCheckpoint = _callbacks(keras)
+    plateau = PlateauControl(t.lr_patience, t.lr_factor, t.min_lr, t.early_stopping_patience, state.get("plateau"))
+    callbacks = [
+        plateau,
+        keras.callbacks.CSVLogger(str(run.history), append=initial_epoch > 0),
+        EpochCheckpoint(run, plateau, float(state.get("wall_seconds", 0.0))),
+    ]
+    if t.tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard")))
+
+    ds = train_dataset(
+        train_x, train_y, batch_size=d.batch_size, steps=steps, augment_cfg=d.augment,
+        normalisation=d.normalisation, seed=t.seed, initial_epoch=initial_epoch, epochs=t.epochs,
+    )
+    val = eval_dataset(val_x, val_y, batch_size=d.batch_size, normalisation=d.normalisation)
+    print(f"run {run.path}: {cfg.model.name} ({model.count_params():,} params), {len(train_x)} train / "
+          f"{len(val_x)} validation pairs at {d.height}x{d.width}, {steps} steps/epoch, "
+          f"epochs {initial_epoch + 1}..{t.epochs}, {env['strategy']} strategy"
+          f"{', mixed precision' if env['mixed_precision'] else ''}")
+    model.fit(
+        ds, epochs=t.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, validation_data=val,
+        callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2,
+    )
+    state = run.state()
+    state["finished"] = True
+    write_json(run.state_file, state)
+    best = state.get("plateau", {})
+    if best.get("best_epoch", -1) >= 0:
+        print(f"best {MONITOR} {best['best']:.4f} at epoch {best['best_epoch'] + 1}; model: {run.best_model()}")
+    return run
+
+
+def _truncate_history(history: Path, epochs: int) -> None:
+    """Drop CSV rows of epochs that ended after the last checkpoint (they will be re-run)."""
+    if not history.is_file():
+        return
+    rows = list(csv.reader(open(history)))
+    if not rows:
+        return
+    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < epochs]
+    with atomic_path(history) as tmp, open(tmp, "w", newline="") as f:
+        csv.writer(f).writerows(kept)

@@ -1,0 +1,86 @@
+"""Training end to end on the embedded real sample, with a small input size to stay fast."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from edgeseg.errors import RunError
+from edgeseg.train import RunDir, resume, train
+
+
+def _cfg(sample_root, epochs, **train_kw):
+    return RunConfig(
+        data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=12),
+        model=ModelConfig(name="unet_w025"),
+        train=TrainConfig(epochs=epochs, max_steps=2, **train_kw),
+    )
+
+
+def _weights(run):
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    return load_keras_model(run.last_model).get_weights()
+
+
+@pytest.fixture(scope="module")
+def straight(sample_root, tmp_path_factory):
+    """A run trained for 3 epochs without interruption."""
+    return train(_cfg(sample_root, 3), runs_root=tmp_path_factory.mktemp("runs"), name="straight")
+
+
+def test_run_directory_contents(straight):
+    p = straight.path
+    for name in ("config.json", "splits.json", "environment.json", "history.csv", "curves.png", "state.json"):
+        assert (p / name).is_file(), name
+    for name in ("last.keras", "last.weights.h5", "best.keras"):
+        assert (p / "checkpoints" / name).is_file(), name
+    state = json.loads((p / "state.json").read_text())
+    assert state["epoch"] == 3 and state["finished"] is True
+    rows = (p / "history.csv").read_text().strip().splitlines()
+    assert rows[0].split(",")[:2] == ["epoch", "dice"] and len(rows) == 4
+    splits = json.loads((p / "splits.json").read_text())
+    assert splits["source"] == "folders" and len(splits["splits"]["train"]) == 12
+    assert RunConfig.load(p / "config.json").train.epochs == 3
+
+
+def test_resume_continues_exactly(straight, sample_root, tmp_path):
+    # Interrupted after epoch 1, then resumed to 3: the same weights as the straight run.
+    run = train(_cfg(sample_root, 1), runs_root=tmp_path, name="interrupted")
+    resumed = resume(run.path, epochs=3)
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    rows = (resumed.path / "history.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert RunConfig.load(resumed.path / "config.json").train.epochs == 3
+
+
+def test_resume_replays_an_epoch_cut_short(straight, tmp_path):
+    # Simulate a crash during epoch 3, after its CSV row but before its checkpoint landed.
+    path = shutil.copytree(straight.path, tmp_path / "cut")
+    state = json.loads((path / "state.json").read_text())
+    state.update(epoch=2, finished=False)
+    (path / "state.json").write_text(json.dumps(state))
+    resume(path)
+    rows = (path / "history.csv").read_text().strip().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]  # epoch 3 re-run, not duplicated
+    assert json.loads((path / "state.json").read_text())["epoch"] == 3
+
+
+def test_never_overwrites_and_numbers_new_runs(sample_root, tmp_path):
+    a = RunDir.create(tmp_path, None, "unet_w025")
+    b = RunDir.create(tmp_path, None, "unet_w025")
+    assert (a.path.name, b.path.name) == ("unet_w025", "unet_w025-2")
+    with pytest.raises(RunError, match="already exists"):
+        train(_cfg(sample_root, 1), runs_root=tmp_path, name="unet_w025")
+
+
+def test_resume_errors(straight, tmp_path):
+    with pytest.raises(RunError, match="no such run directory"):
+        resume(tmp_path / "nope")
+    with pytest.raises(RunError, match="already finished"):
+        resume(straight.path)
+    with pytest.raises(RunError, match="not an edgeseg run"):
+        resume(tmp_path)
