@@ -37,7 +37,7 @@ def conv_block(
     name: str,
     n_convs: int = 2,
 ) -> Any:
-    """``[3x3 conv (+ BN) + ReLU] x n`` with 'same' padding; layers ``{name}_conv{i}``, ``_bn{i}``, ``_relu{i}``.
+    """``[3x3 conv (+ BN) + ReLU] x n``, 'same' padding; layers ``{name}_conv{i}``, ``_bn{i}``, ``_relu{i}``.
 
     Args:
         x: ``(N, H, W, C_in)`` feature map.

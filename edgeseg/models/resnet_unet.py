@@ -4,6 +4,7 @@ a local weights file. Nothing is ever downloaded.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from edgeseg._keras import keras
@@ -95,7 +96,7 @@ def _name_shortcut_pools(encoder: keras.Model) -> None:
     no weights, so loading weights by topology is unaffected.
     """
     for layer in encoder.layers:
-        if not isinstance(layer, keras.layers.MaxPooling2D) or layer.name.startswith("pool1"):
+        if not re.fullmatch(r"max_pooling2d(_\d+)?", layer.name):
             continue
         (block_out,) = [
             other

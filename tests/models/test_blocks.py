@@ -18,7 +18,8 @@ def _pool_mask_unpool(x: np.ndarray, values: np.ndarray | None = None) -> tuple[
 
 
 @pytest.mark.parametrize(
-    ("channels", "expected"), [(16.0, 16), (64 * 0.25, 16), (1024 * 0.25, 256), (6.4, 8), (100.0, 104), (44.0, 48)]
+    ("channels", "expected"),
+    [(16.0, 16), (64 * 0.25, 16), (1024 * 0.25, 256), (6.4, 8), (100.0, 104), (44.0, 48)],
 )
 def test_round_channels(channels: float, expected: int) -> None:
     assert round_channels(channels) == expected

@@ -28,7 +28,8 @@ def _to_snake_case(name: str) -> str:  # Keras' own rule for auto-generated laye
 
 
 def test_registry_lists_every_model() -> None:
-    assert list_models() == ["resnet50v2_unet", "segnet", "segnet_w025", "unet_w025", "unet_w050", "unet_w100"]
+    expected = ["resnet50v2_unet", "segnet", "segnet_w025", "unet_w025", "unet_w050", "unet_w100"]
+    assert list_models() == expected
     assert list_models() == MODELS.names()
 
 
@@ -81,9 +82,8 @@ def test_tflite_builtins_only(name: str, built_model, image_batch: np.ndarray) -
     # Reference kernels, not XNNPACK: XNNPACK's convs may differ by an ulp between positions
     # with identical neighbourhoods (the black corners of ISIC images), which turns an exact
     # tie in a SegNet pool window into a non-tie and moves a few unpooled values (~1e-3).
-    interpreter = Interpreter(
-        model_content=flatbuffer, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-    )
+    reference = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    interpreter = Interpreter(model_content=flatbuffer, experimental_op_resolver_type=reference)
     interpreter.allocate_tensors()
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     interpreter.set_tensor(inp["index"], image_batch)
@@ -93,7 +93,10 @@ def test_tflite_builtins_only(name: str, built_model, image_batch: np.ndarray) -
 
 
 def test_unet_param_counts_without_batch_norm() -> None:
-    counts = {n: create_model(n, (64, 64, 3), batch_norm=False).count_params() for n in ("unet_w100", "unet_w050", "unet_w025")}
+    counts = {
+        n: create_model(n, (64, 64, 3), batch_norm=False).count_params()
+        for n in ("unet_w100", "unet_w050", "unet_w025")
+    }
     assert counts == {"unet_w100": 31_031_745, "unet_w050": 7_760_097, "unet_w025": 1_941_105}
 
 
@@ -108,7 +111,8 @@ def test_unet_w025_with_batch_norm_stays_small() -> None:
 def test_batch_norm_between_conv_and_relu() -> None:
     model = create_model("unet_w025", (64, 64, 3))
     names = [layer.name for layer in model.layers]
-    assert names[names.index("enc1_conv1") : names.index("enc1_relu1") + 1] == ["enc1_conv1", "enc1_bn1", "enc1_relu1"]
+    first = names.index("enc1_conv1")
+    assert names[first : first + 3] == ["enc1_conv1", "enc1_bn1", "enc1_relu1"]
     assert model.get_layer("enc1_conv1").use_bias  # kept so the no-BN counts hold
     plain = create_model("unet_w025", (64, 64, 3), batch_norm=False)
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in plain.layers)
