@@ -27,9 +27,7 @@ def eval_cmd(
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
 ) -> None:
-    """Print Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled);
-    write metrics.json, per_image.csv and a pixel confusion heatmap. Masks are scored at their own
-    resolution."""
+    """Score a run or model: Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled), at the masks' own resolution; writes metrics.json, per_image.csv and a confusion heatmap."""
     from edgeseg.data.pairs import find_splits
     from edgeseg.data.splits import load_splits
     from edgeseg.evaluate import evaluate, format_table, write_report

@@ -28,6 +28,7 @@ class ModelBuilder(Protocol):
 
 MODELS: Registry[ModelBuilder] = Registry("model")
 
+
 def register_variant(name: str, build: Callable[..., keras.Model], **params: Any) -> ModelBuilder:
     """Register ``name`` as ``build`` with ``params`` fixed, e.g. ``unet_w025`` = ``build_unet(width=0.25)``.
 
