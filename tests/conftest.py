@@ -26,3 +26,13 @@ def isic2017_root() -> Path:
     if not root.is_dir():
         pytest.skip(f"shared ISIC 2017 data not found at {root}")
     return root
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slow`` tests unless the ``-m`` expression asks for them (so a bare ``pytest`` stays fast)."""
+    if "slow" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="slow: run with -m slow (make test-slow)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -17,6 +17,8 @@ Files pair by id (the image's stem). Unpaired files are skipped and listed by
 
 from __future__ import annotations
 
+import abc
+
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -89,7 +91,7 @@ class PairScan:
 
 
 @dataclass(frozen=True)
-class Layout:
+class Layout(abc.ABC):
     """A folder convention for image/mask pairs (subclasses implement ``detect`` and ``scan``).
 
     Attributes:
@@ -102,13 +104,13 @@ class Layout:
     describe: str
     mask_suffixes: tuple[str, ...] = ()
 
+    @abc.abstractmethod
     def detect(self, root: Path) -> bool:
         """True when ``root``'s folders look like this layout (files are not checked)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def scan(self, root: Path) -> PairScan:
         """Pair the files under ``root``; raises :class:`DataError` when no pair is found."""
-        raise NotImplementedError
 
     def _match(self, root: Path, images: list[Path], masks: list[Path], found: str) -> PairScan:
         """Pair ``images`` with ``masks`` by stem; ``found`` says what was there, for errors."""

@@ -29,10 +29,11 @@ class ModelBuilder(Protocol):
 MODELS: Registry[ModelBuilder] = Registry("model")
 
 
-def register_variant(name: str, build: Callable[..., keras.Model], **params: Any) -> ModelBuilder:
+def register_variant(name: str, build: Callable[..., keras.Model], summary: str, **params: Any) -> ModelBuilder:
     """Register ``name`` as ``build`` with ``params`` fixed, e.g. ``unet_w025`` = ``build_unet(width=0.25)``.
 
-    The registered builder has ``create_model``'s keyword signature and names the model ``name``.
+    The registered builder has ``create_model``'s keyword signature and names the model ``name``;
+    ``summary`` is its one-line description in ``edgeseg models``.
     """
 
     def builder(
@@ -45,7 +46,7 @@ def register_variant(name: str, build: Callable[..., keras.Model], **params: Any
 
     builder.__name__ = builder.__qualname__ = name
     fixed = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    builder.__doc__ = f"``{name}``: :func:`{build.__module__}.{build.__name__}`({fixed})."
+    builder.__doc__ = f"{summary} [{build.__name__}({fixed})]"
     MODELS.add(name, builder)
     return builder
 

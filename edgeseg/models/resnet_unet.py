@@ -118,4 +118,4 @@ def _existing_weights_file(name: str, encoder_weights: str | None) -> Path | Non
     return path
 
 
-register_variant("resnet50v2_unet", build_resnet50v2_unet)
+register_variant("resnet50v2_unet", build_resnet50v2_unet, "ResNet50V2 encoder (random or --encoder-weights) + U-Net decoder")

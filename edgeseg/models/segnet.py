@@ -73,5 +73,5 @@ def build_segnet(
     return keras.Model(inputs, segmentation_head(x), name=name)
 
 
-register_variant("segnet", build_segnet, width=1.0)
-register_variant("segnet_w025", build_segnet, width=0.25)
+register_variant("segnet", build_segnet, "SegNet: VGG16-style encoder, max-pool-index unpooling", width=1.0)
+register_variant("segnet_w025", build_segnet, "SegNet with channels x1/4", width=0.25)

@@ -64,6 +64,6 @@ def build_unet(
     return keras.Model(inputs, segmentation_head(x), name=name)
 
 
-register_variant("unet_w100", build_unet, width=1.0)
-register_variant("unet_w050", build_unet, width=0.5)
-register_variant("unet_w025", build_unet, width=0.25)
+register_variant("unet_w100", build_unet, "Classic U-Net, 64..1024 channels", width=1.0)
+register_variant("unet_w050", build_unet, "U-Net with channels x1/2", width=0.5)
+register_variant("unet_w025", build_unet, "U-Net with channels x1/4: the phone model", width=0.25)

@@ -14,7 +14,8 @@ from edgeseg.models import create_model
 
 # Non-square and divisible by 32, so an H/W mix-up fails and every model (factor 16 or 32) builds.
 SMALL_SHAPE = (64, 96, 3)
-ISIC_IMAGES = Path("/work/shared/data/isic2017/validation/images")
+# Real ISIC 2017 images from the embedded sample (always present in a checkout).
+ISIC_IMAGES = Path(__file__).resolve().parents[2] / "edgeseg" / "assets" / "isic2017_sample" / "validation" / "images"
 
 
 @functools.cache
@@ -47,14 +48,3 @@ def image_batch() -> np.ndarray:
             pixels = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR), np.float32)
         return (pixels / 255.0)[None]
     return np.random.default_rng(0).random((1, h, w, 3), dtype=np.float32)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip this folder's ``slow`` tests unless the ``-m`` expression asks for them."""
-    if "slow" in (config.getoption("markexpr") or ""):
-        return
-    here = Path(__file__).parent
-    skip = pytest.mark.skip(reason="slow: run with -m slow")
-    for item in items:
-        if "slow" in item.keywords and here in item.path.parents:
-            item.add_marker(skip)
