@@ -15,13 +15,13 @@ from typing import Any
 def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path in ``dest``'s folder; rename it onto ``dest`` only on success.
 
-    ``suffix`` defaults to ``dest``'s own suffix, since some writers (Keras, OpenCV) choose the
-    format from the file name.
+    ``suffix`` defaults to ``dest``'s full suffix (``.weights.h5``, not ``.h5``), since some
+    writers (Keras, OpenCV) choose the format from the file name.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix=f".{dest.name}.", suffix=suffix if suffix is not None else dest.suffix, dir=dest.parent
+        prefix=f".{dest.name}.", suffix=suffix if suffix is not None else "".join(dest.suffixes), dir=dest.parent
     )
     os.close(fd)
     tmp_path = Path(tmp)

@@ -25,6 +25,8 @@ def plot_history(history_csv: str | Path, out_png: str | Path) -> Path | None:
     if not rows:
         return None
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [int(r["epoch"]) + 1 for r in rows]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, key in zip(axes, ("loss", "dice", "iou")):
@@ -32,6 +34,7 @@ def plot_history(history_csv: str | Path, out_png: str | Path) -> Path | None:
             if prefix + key in rows[0]:
                 ax.plot(epochs, [float(r[prefix + key]) for r in rows], style, ms=3, label=(prefix or "train_") + key)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()

@@ -246,20 +246,31 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
     strategy, env = distribute.setup(t.mixed_precision)
     initial_epoch = int(state["epoch"])
     keras.utils.set_random_seed(t.seed)
+
+    def new_model(lr: float) -> Any:
+        model = create_model(
+            cfg.model.name, (d.height, d.width, 3),
+            batch_norm=cfg.model.batch_norm, encoder_weights=cfg.model.encoder_weights,
+        )
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss=get_loss(t.loss), metrics=keras_metrics())
+        return model
+
     with strategy.scope():
         if initial_epoch == 0:
-            model = create_model(
-                cfg.model.name, (d.height, d.width, 3),
-                batch_norm=cfg.model.batch_norm, encoder_weights=cfg.model.encoder_weights,
-            )
-            model.compile(
-                optimizer=keras.optimizers.Adam(t.learning_rate), loss=get_loss(t.loss), metrics=keras_metrics()
-            )
+            model = new_model(t.learning_rate)
         else:
-            # The full .keras checkpoint carries the optimizer moments and step count.
-            model = load_keras_model(run.last_model, compile=True)
-            model.optimizer.learning_rate.assign(state["learning_rate"])
             _truncate_history(run.history, initial_epoch)
+            try:
+                # The full .keras checkpoint carries the optimizer moments and step count.
+                model = load_keras_model(run.last_model, compile=True)
+                model.optimizer.learning_rate.assign(state["learning_rate"])
+            except RunError as e:
+                weights = run.checkpoints / "last.weights.h5"
+                if not weights.is_file():
+                    raise
+                print(f"warning: {e}; resuming from {weights} with a fresh optimizer (Adam's moments restart)")
+                model = new_model(state["learning_rate"])
+                model.load_weights(weights)
 
     write_json(run.path / "environment.json", {
         **env, "python": sys.version.split()[0], "tensorflow": tf.__version__, "tf_keras": keras.__version__,

@@ -84,3 +84,14 @@ def test_resume_errors(straight, tmp_path):
         resume(straight.path)
     with pytest.raises(RunError, match="not an edgeseg run"):
         resume(tmp_path)
+
+
+def test_resume_falls_back_to_weights_when_the_model_file_is_corrupt(straight, tmp_path, capsys):
+    path = shutil.copytree(straight.path, tmp_path / "corrupt")
+    (path / "checkpoints" / "last.keras").write_bytes(b"not a zip")
+    state = json.loads((path / "state.json").read_text())
+    state.update(epoch=2, finished=False)
+    (path / "state.json").write_text(json.dumps(state))
+    resume(path)
+    assert "resuming from" in capsys.readouterr().out
+    assert json.loads((path / "state.json").read_text())["epoch"] == 3
