@@ -1,0 +1,154 @@
+"""An artifact is a folder: the model file, ``manifest.json`` (its contract) and the export config.
+
+The manifest is the single contract that the gate, the bench, the camera loop and the apps read:
+input spec and normalisation, output meaning and threshold, IO quantization, provenance (source
+run, config hash, git commit), the file's sha256, params/MACs, and the gate result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edgeseg.errors import RunError
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output as the runtime sees it.
+
+    ``scale``/``zero_point`` are set for integer tensors: ``real = scale * (q - zero_point)``.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    scale: float | None = None
+    zero_point: int | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The contract of one artifact (see the module docstring)."""
+
+    format: str
+    recipe: str
+    file: str
+    sha256: str
+    size_bytes: int
+    input: TensorSpec
+    output: TensorSpec
+    layout: str = "NHWC"
+    input_size: tuple[int, int] = (192, 256)
+    normalisation: dict[str, float] = field(default_factory=lambda: {"scale": 1 / 255, "offset": 0.0})
+    output_meaning: str = "per-pixel lesion probability (sigmoid), shape (N, H, W, 1)"
+    threshold: float = 0.5
+    source_run: str | None = None
+    source_model: str | None = None
+    model_name: str | None = None
+    config_hash: str | None = None
+    git_commit: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    calibration: dict[str, Any] | None = None
+    export_config: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] | None = None
+    created: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    version: int = MANIFEST_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Manifest:
+        d = dict(d)
+        for key in ("input", "output"):
+            spec = dict(d[key])
+            spec["shape"] = tuple(spec["shape"])
+            d[key] = TensorSpec(**spec)
+        d["input_size"] = tuple(d.get("input_size", (192, 256)))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def git_commit(repo: str | os.PathLike | None = None) -> str | None:
+    """The current commit of the edgeseg checkout (``+dirty`` if it has changes), or None."""
+    cwd = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "")
+
+
+def manifest_path(model_file: str | os.PathLike) -> Path:
+    return Path(model_file).with_name(MANIFEST)
+
+
+def read_manifest(model_file: str | os.PathLike, verify: bool = True) -> Manifest | None:
+    """The manifest beside ``model_file`` (None if there is none).
+
+    Raises:
+        RunError: the manifest is unreadable, or (``verify``) its sha256 does not match the file.
+    """
+    path = manifest_path(model_file)
+    if not path.is_file():
+        return None
+    try:
+        manifest = Manifest.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise RunError(f"{path}: not a valid edgeseg manifest ({e})") from None
+    if verify and manifest.file == Path(model_file).name:
+        actual = sha256_file(model_file)
+        if actual != manifest.sha256:
+            raise RunError(
+                f"{model_file}: sha256 {actual[:12]}… does not match its manifest ({manifest.sha256[:12]}…); "
+                "the file was changed or replaced after export"
+            )
+    return manifest
+
+
+def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:
+    from edgeseg.io import write_json
+
+    return write_json(Path(folder) / MANIFEST, manifest.to_dict())
+
+
+@contextlib.contextmanager
+def atomic_folder(dest: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success it is renamed to ``dest`` in one step, on
+    failure it is removed, so no half-written artifact ever sits at ``dest``."""
+    dest = Path(dest)
+    if dest.exists():
+        raise RunError(f"{dest} already exists; artifacts are never overwritten (remove it or export to a new --out)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
