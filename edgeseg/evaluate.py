@@ -34,14 +34,17 @@ class EvalResult:
     counts: Counts
     scores: Scores
     post: PostprocessConfig
+    masks: tuple[np.ndarray, ...] | None = None  # (H, W) uint8 predicted masks, with keep_masks
 
 
 def evaluate(runner: Runner, pairs: Sequence[Pair], *, batch_size: int = 8,
-             post: PostprocessConfig = PostprocessConfig()) -> EvalResult:
-    """Score ``runner`` on ``pairs``."""
+             post: PostprocessConfig = PostprocessConfig(), keep_masks: bool = False) -> EvalResult:
+    """Score ``runner`` on ``pairs``; ``keep_masks`` also returns the predicted masks (for
+    comparing two models' masks, as the export gate does)."""
     if not pairs:
         raise DataError("no pairs to evaluate")
     counts = Counts.empty()
+    kept: list[np.ndarray] = []
     batches = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
     for batch in track(batches, f"evaluating {runner.name}", total=len(batches)):
         decoded = [read_pair(p) for p in batch]
@@ -50,7 +53,10 @@ def evaluate(runner: Runner, pairs: Sequence[Pair], *, batch_size: int = 8,
         for prob, (_, mask) in zip(probs, decoded):
             pred = postprocess(resize_prob(prob, mask.shape), post)
             counts = counts.concat(confusion(pred, mask))
-    return EvalResult(tuple(p.stem for p in pairs), counts, summarize(counts), post)
+            if keep_masks:
+                kept.append(pred)
+    return EvalResult(tuple(p.stem for p in pairs), counts, summarize(counts), post,
+                      tuple(kept) if keep_masks else None)
 
 
 def format_table(scores: Scores) -> str:

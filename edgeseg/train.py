@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib
 import json
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,11 @@ from edgeseg.errors import DataError, RunError
 from edgeseg.io import atomic_path, write_json
 
 MONITOR = "val_dice"
+
+# Fine-tuning stages that write run directories of their own, by the file that marks their runs.
+# ``resume`` hands such a run to the stage module's ``resume_run(run, epochs)``, since only the
+# stage knows how to rebuild its wrapped model (pruning masks, fake-quant ops).
+FINE_TUNE_STAGES = {"prune.json": "edgeseg.prune", "qat.json": "edgeseg.quantize.qat"}
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,36 @@ class RunDir:
         raise RunError(f"{self.path}: no checkpoint yet (the run stopped before its first epoch ended)")
 
 
+@dataclass(frozen=True)
+class FitHooks:
+    """How a fine-tuning stage (pruning, QAT) reuses the training loop of :func:`_fit`.
+
+    Attributes:
+        build: ``learning_rate -> compiled model`` for a run that starts at epoch 0 (called
+            inside the distribution strategy's scope). None: a fresh ``create_model`` from the
+            run's ModelConfig, compiled with its loss.
+        load: ``last.keras path -> compiled model`` (optimizer state included) when resuming.
+            None: :func:`edgeseg.runtime.keras_runner.load_keras_model`. If it raises RunError,
+            ``build`` + ``last.weights.h5`` is the fallback, as for a plain run.
+        callbacks: extra Keras callbacks. They run *before* the checkpointing callbacks, so
+            e.g. tfmot's ``UpdatePruningStep`` re-applies its masks before an epoch is saved.
+        export: ``model -> model`` written as ``best.keras`` (e.g. ``strip_pruning``); None:
+            ``best.keras`` is a copy of ``last.keras``.
+        keep: ``"best"``: ``best.keras`` is the epoch with the best validation Dice; ``"last"``:
+            every epoch overwrites it (for schedules that reach their target only at the end).
+    """
+
+    build: Callable[[float], Any] | None = None
+    load: Callable[[Path], Any] | None = None
+    callbacks: Sequence[Any] = field(default_factory=tuple)
+    export: Callable[[Any], Any] | None = None
+    keep: str = "best"
+
+    def __post_init__(self) -> None:
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"FitHooks.keep must be 'best' or 'last', got {self.keep!r}")
+
+
 # --- callbacks -------------------------------------------------------------------------------
 
 
@@ -148,9 +185,11 @@ def _callbacks(keras: Any) -> tuple[type, type]:
     class EpochCheckpoint(keras.callbacks.Callback):
         """Atomically save last/best models, the weights fallback, state.json and the curves."""
 
-        def __init__(self, run: RunDir, plateau: PlateauControl, wall_before: float = 0.0):
+        def __init__(self, run: RunDir, plateau: PlateauControl, wall_before: float = 0.0,
+                     hooks: FitHooks | None = None):
             super().__init__()
             self.run, self.plateau, self.wall_before = run, plateau, wall_before
+            self.hooks = hooks or FitHooks()
             self.start = time.perf_counter()
 
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -161,9 +200,12 @@ def _callbacks(keras: Any) -> tuple[type, type]:
                 self.model.save(tmp)
             with atomic_path(self.run.checkpoints / "last.weights.h5") as tmp:
                 self.model.save_weights(tmp)
-            if self.plateau.improved:
+            if self.plateau.improved or self.hooks.keep == "last":
                 with atomic_path(self.run.checkpoints / "best.keras") as tmp:
-                    shutil.copyfile(self.run.last_model, tmp)
+                    if self.hooks.export is None:
+                        shutil.copyfile(self.run.last_model, tmp)
+                    else:
+                        self.hooks.export(self.model).save(tmp)
             write_json(self.run.state_file, {
                 "epoch": epoch + 1,
                 "learning_rate": float(keras.backend.get_value(self.model.optimizer.learning_rate)),
@@ -193,7 +235,7 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     MODELS.get(cfg.model.name)
     LOSSES.get(cfg.train.loss)
     splits, info = make_splits(cfg.data)
-    arrays = _load(splits, cfg)  # every file is decoded (and checked) before the run exists
+    arrays = load_split_arrays(splits, cfg)  # every file is decoded (and checked) before the run exists
     steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
     run = RunDir.create(runs_root, name, cfg.model.name)
     cfg.save(run.path / "config.json")
@@ -202,8 +244,20 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
 
 
 def resume(path: str | Path, epochs: int | None = None) -> RunDir:
-    """Continue an interrupted run from its last checkpoint (optionally to more ``epochs``)."""
+    """Continue an interrupted run from its last checkpoint (optionally to more ``epochs``).
+
+    A fine-tuning run (pruning, QAT; see :data:`FINE_TUNE_STAGES`) is resumed by its stage.
+    """
     run = RunDir.open(path)
+    for marker, module in FINE_TUNE_STAGES.items():
+        if (run.path / marker).is_file():
+            return importlib.import_module(module).resume_run(run, epochs)
+    return continue_run(run, epochs)
+
+
+def continue_run(run: RunDir, epochs: int | None = None, hooks: FitHooks | None = None) -> RunDir:
+    """The resume logic shared by plain and fine-tuning runs: check the state, update the
+    config's epochs, and continue :func:`_fit` from ``last.keras`` (via ``hooks.load``)."""
     cfg = run.config()
     if epochs is not None and epochs != cfg.train.epochs:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
@@ -217,10 +271,108 @@ def resume(path: str | Path, epochs: int | None = None) -> RunDir:
         )
     from edgeseg.data.splits import load_splits
 
-    return _fit(run, cfg, state, _load(load_splits(run.path / "splits.json"), cfg))
+    return _fit(run, cfg, state, load_split_arrays(load_splits(run.path / "splits.json"), cfg), hooks)
 
 
-def _load(splits: dict[str, Any], cfg: RunConfig) -> tuple[Any, Any, Any, Any]:
+# --- fine-tuning stages (pruning, QAT) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FineTuneSource:
+    """A finished float run that a fine-tuning stage starts from (it is only ever read)."""
+
+    run: RunDir
+    cfg: RunConfig
+    model_path: Path  # the run's best checkpoint
+    splits: dict[str, Any]
+
+    @classmethod
+    def open(cls, source: str | Path) -> FineTuneSource:
+        """Raises RunError (one line) if the run or its checkpoint is missing."""
+        from edgeseg.data.splits import load_splits
+
+        run = RunDir.open(source)
+        model_path = run.best_model()
+        return cls(run, run.config(), model_path, load_splits(run.path / "splits.json"))
+
+    def record(self) -> dict[str, Any]:
+        """Provenance for the new run's stage file: where the float model came from, and its hash."""
+        import hashlib
+
+        return {
+            "run": str(self.run.path.resolve()),
+            "model": str(self.model_path.resolve()),
+            "model_sha256": hashlib.sha256(self.model_path.read_bytes()).hexdigest(),
+        }
+
+
+def fine_tune_config(cfg: RunConfig, *, epochs: int, learning_rate: float, max_steps: int | None,
+                     **train_changes: Any) -> RunConfig:
+    """The source's RunConfig with a fine-tune's own epochs, learning rate and step cap.
+
+    Early stopping is off: a fine-tune runs its fixed number of epochs (a pruning schedule only
+    reaches its target sparsity at its end step).
+    """
+    return dataclasses.replace(cfg, train=dataclasses.replace(
+        cfg.train, epochs=epochs, learning_rate=learning_rate, max_steps=max_steps,
+        early_stopping_patience=0, **train_changes,
+    ))
+
+
+def create_fine_tune_run(source: FineTuneSource, cfg: RunConfig, runs_root: str | Path, name: str | None,
+                         suffix: str, stage_file: str, record: dict[str, Any]) -> RunDir:
+    """A new run directory (never an existing one) for a fine-tune of ``source``.
+
+    It holds ``config.json`` (``cfg``), the source's ``splits.json`` (same pairs, same pipeline)
+    and ``stage_file`` (e.g. ``prune.json``) with ``record``; the automatic name is
+    ``{source}-{suffix}``, numbered.
+    """
+    from edgeseg.data.splits import load_splits
+
+    run = RunDir.create(runs_root, name, f"{source.run.path.name}-{suffix}")
+    cfg.save(run.path / "config.json")
+    shutil.copyfile(source.run.path / "splits.json", run.path / "splits.json")
+    load_splits(run.path / "splits.json")  # the copy is what resume will read
+    write_json(run.path / stage_file, record)
+    return run
+
+
+def validation_dice(model: Any, model_path: Path, cfg: RunConfig, splits: dict[str, Any]) -> float:
+    """Mean per-image Dice of an in-memory Keras model on the run's validation pairs, scored by
+    :func:`edgeseg.evaluate.evaluate` (each mask at its own resolution)."""
+    from edgeseg.evaluate import evaluate
+    from edgeseg.runtime.keras_runner import KerasRunner
+
+    runner = KerasRunner(model, Path(model_path), cfg.data.normalisation)
+    return float(evaluate(runner, splits["validation"], batch_size=cfg.data.batch_size).scores.mean["dice"])
+
+
+def compile_model(model: Any, cfg: RunConfig, learning_rate: float) -> Any:
+    """Compile ``model`` as training does: Adam(``learning_rate``), the run's loss, Dice/IoU metrics."""
+    from edgeseg._keras import keras
+    from edgeseg.losses import get_loss
+    from edgeseg.metrics import keras_metrics
+
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(cfg.train.loss), metrics=keras_metrics())
+    return model
+
+
+def fine_tune(run: RunDir, cfg: RunConfig, arrays: tuple[Any, Any, Any, Any], hooks: FitHooks) -> RunDir:
+    """Fit a new fine-tuning run from epoch 0 (pruning, QAT).
+
+    ``run`` already holds ``config.json`` and ``splits.json``; ``arrays`` come from
+    :func:`load_split_arrays` (decoded before the run directory was created).
+    """
+    return _fit(run, cfg, {"epoch": 0}, arrays, hooks)
+
+
+def load_split_arrays(splits: dict[str, Any], cfg: RunConfig) -> tuple[Any, Any, Any, Any]:
+    """Decode the train and validation pairs of ``splits`` at the run's input size.
+
+    Returns:
+        train images (N, h, w, 3) uint8, train masks (N, h, w, 1) uint8 in {0, 1}, and the same
+        two for validation.
+    """
     from edgeseg.data.pipeline import load_arrays
 
     if not splits.get("validation"):
@@ -230,12 +382,17 @@ def _load(splits: dict[str, Any], cfg: RunConfig) -> tuple[Any, Any, Any, Any]:
             *load_arrays(splits["validation"], size, "decoding validation"))
 
 
-def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, Any, Any, Any]) -> RunDir:
+def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, Any, Any, Any],
+         hooks: FitHooks | None = None) -> RunDir:
+    """Fit ``cfg.train.epochs`` epochs from ``state["epoch"]``, checkpointing every epoch.
+
+    ``arrays`` are (train images, train masks, validation images, validation masks) as returned
+    by :func:`load_split_arrays`; ``hooks`` let a fine-tuning stage supply its own model and
+    callbacks.
+    """
     from edgeseg import distribute
     from edgeseg._keras import keras, tf
     from edgeseg.data.pipeline import eval_dataset, steps_per_epoch, train_dataset
-    from edgeseg.losses import get_loss
-    from edgeseg.metrics import keras_metrics
     from edgeseg.models import create_model
     from edgeseg.runtime.keras_runner import load_keras_model
 
@@ -247,13 +404,16 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
     initial_epoch = int(state["epoch"])
     keras.utils.set_random_seed(t.seed)
 
+    hooks = hooks or FitHooks()
+
     def new_model(lr: float) -> Any:
+        if hooks.build is not None:
+            return hooks.build(lr)
         model = create_model(
             cfg.model.name, (d.height, d.width, 3),
             batch_norm=cfg.model.batch_norm, encoder_weights=cfg.model.encoder_weights,
         )
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss=get_loss(t.loss), metrics=keras_metrics())
-        return model
+        return compile_model(model, cfg, lr)
 
     with strategy.scope():
         if initial_epoch == 0:
@@ -262,7 +422,7 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
             _truncate_history(run.history, initial_epoch)
             try:
                 # The full .keras checkpoint carries the optimizer moments and step count.
-                model = load_keras_model(run.last_model, compile=True)
+                model = (hooks.load or (lambda p: load_keras_model(p, compile=True)))(run.last_model)
                 model.optimizer.learning_rate.assign(state["learning_rate"])
             except RunError as e:
                 weights = run.checkpoints / "last.weights.h5"
@@ -279,9 +439,10 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
     PlateauControl, EpochCheckpoint = _callbacks(keras)
     plateau = PlateauControl(t.lr_patience, t.lr_factor, t.min_lr, t.early_stopping_patience, state.get("plateau"))
     callbacks = [
+        *hooks.callbacks,
         plateau,
         keras.callbacks.CSVLogger(str(run.history), append=initial_epoch > 0),
-        EpochCheckpoint(run, plateau, float(state.get("wall_seconds", 0.0))),
+        EpochCheckpoint(run, plateau, float(state.get("wall_seconds", 0.0)), hooks),
     ]
     if t.tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard")))
@@ -303,7 +464,9 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
     state["finished"] = True
     write_json(run.state_file, state)
     best = state.get("plateau", {})
-    if best.get("best_epoch", -1) >= 0:
+    if hooks.keep == "last":
+        print(f"model of the last epoch: {run.best_model()}")
+    elif best.get("best_epoch", -1) >= 0:
         print(f"best {MONITOR} {best['best']:.4f} at epoch {best['best_epoch'] + 1}; model: {run.best_model()}")
     return run
 

@@ -47,7 +47,7 @@ def _debug(ctx: typer.Context) -> bool:
 app = typer.Typer(
     cls=_ErrorMappingGroup,
     name="edgeseg",
-    help="Skin-lesion segmentation from training to the phone: data, train, eval, predict.",
+    help="Skin-lesion segmentation from training to the phone: data, train, eval, predict, prune, export.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -64,8 +64,10 @@ def _root(
 
 from edgeseg.cli import data as _data  # noqa: E402,F401  (registers commands)
 from edgeseg.cli import evaluate as _evaluate  # noqa: E402,F401
+from edgeseg.cli import export as _export  # noqa: E402,F401
 from edgeseg.cli import models as _models  # noqa: E402,F401
 from edgeseg.cli import predict as _predict  # noqa: E402,F401
+from edgeseg.cli import prune as _prune  # noqa: E402,F401
 from edgeseg.cli import train as _train  # noqa: E402,F401
 
 

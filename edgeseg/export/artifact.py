@@ -86,11 +86,22 @@ class Manifest:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
+    """sha256 of a file, or of a folder's files (relative names and contents, in sorted order)."""
+    path = Path(path)
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for p in files:
+        if path.is_dir():
+            h.update(str(p.relative_to(path)).encode() + b"\0")
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
+
+
+def size_bytes(path: str | os.PathLike) -> int:
+    path = Path(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 def git_commit(repo: str | os.PathLike | None = None) -> str | None:

@@ -41,6 +41,10 @@ def _register_builtin() -> None:
         from edgeseg.runtime.keras_runner import load_keras
 
         RUNNERS.add(".keras", load_keras)
+    if ".tflite" not in RUNNERS:
+        from edgeseg.runtime.tflite_runner import load_tflite
+
+        RUNNERS.add(".tflite", load_tflite)
 
 
 def load_runner(path: str | Path) -> Runner:

@@ -1,0 +1,1 @@
+"""Benchmarking: timing runners and reporting (the full ``edgeseg bench`` lives here)."""

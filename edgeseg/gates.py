@@ -1,0 +1,120 @@
+"""The accuracy gate: each artifact's Dice/IoU drop against its float model, as data.
+
+A :class:`GateResult` holds the reference, the candidate, the drop, the budget and ``passed``;
+it is saved as JSON (into the artifact's manifest and the export's ``gates.json``) and drives
+the exit code. Both sides are scored by :func:`edgeseg.evaluate.evaluate` on the same pairs.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeseg.errors import ConfigError
+from edgeseg.evaluate import EvalResult
+from edgeseg.metrics import confusion, per_image
+
+DEFAULT_BUDGET = 0.01
+GATES_FILE = Path(__file__).resolve().parents[1] / "quantize" / "gates.toml"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One artifact against its float reference (Dice/IoU are means over images).
+
+    ``mask_agreement`` is the mean Dice between the artifact's masks and the float model's masks:
+    how faithfully the artifact reproduces the float model, independent of the ground truth.
+    """
+
+    artifact: str
+    format: str
+    recipe: str
+    size_bytes: int
+    reference: str
+    split: str
+    n_images: int
+    reference_dice: float
+    reference_iou: float
+    dice: float
+    iou: float
+    dice_drop: float
+    iou_drop: float
+    mask_agreement: float
+    budget: float
+    passed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def load_budgets(path: str | Path | None = None) -> dict[str, float]:
+    """Per-recipe Dice-drop budgets from ``quantize/gates.toml`` (``"default"`` for the rest).
+
+    A missing default file (e.g. an installed package) means every budget is 0.01.
+    """
+    path = Path(path) if path else GATES_FILE
+    if not path.is_file():
+        if path != GATES_FILE:
+            raise ConfigError(f"{path}: no such gates file")
+        return {"default": DEFAULT_BUDGET}
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML ({e})") from None
+    budgets = {"default": float(raw.get("default", {}).get("max_dice_drop", DEFAULT_BUDGET))}
+    budgets.update({name: float(v["max_dice_drop"]) for name, v in raw.get("recipes", {}).items()})
+    return budgets
+
+
+def budget_for(recipe: str, budgets: dict[str, float], override: float | None = None) -> float:
+    if override is not None:
+        return float(override)
+    return budgets.get(recipe, budgets["default"])
+
+
+def mask_agreement(a: EvalResult, b: EvalResult) -> float:
+    """Mean Dice between two evaluations' predicted masks (both run with ``keep_masks``)."""
+    if a.masks is None or b.masks is None:
+        raise ValueError("mask agreement needs evaluate(..., keep_masks=True) on both sides")
+    dice = [per_image(confusion(x, y))["dice"][0] for x, y in zip(a.masks, b.masks)]
+    return float(np.mean(dice))
+
+
+def gate(reference: EvalResult, candidate: EvalResult, *, artifact: str, format: str, recipe: str,
+         size_bytes: int, reference_name: str, split: str, budget: float) -> GateResult:
+    """Compare ``candidate`` with ``reference``; passes when the Dice drop is within ``budget``."""
+    if reference.stems != candidate.stems:
+        raise ValueError("the gate needs both models scored on the same pairs, in the same order")
+    ref, cand = reference.scores.mean, candidate.scores.mean
+    drop = ref["dice"] - cand["dice"]
+    return GateResult(
+        artifact=artifact, format=format, recipe=recipe, size_bytes=size_bytes, reference=reference_name,
+        split=split, n_images=candidate.scores.n_images,
+        reference_dice=ref["dice"], reference_iou=ref["iou"], dice=cand["dice"], iou=cand["iou"],
+        dice_drop=drop, iou_drop=ref["iou"] - cand["iou"],
+        mask_agreement=mask_agreement(reference, candidate), budget=budget, passed=bool(drop <= budget),
+    )
+
+
+def gate_table(results: list[GateResult]) -> str:
+    """Markdown table of gate results."""
+    head = ("| artifact | format | recipe | size | Dice | IoU | ΔDice | ΔIoU | mask agreement | budget | gate |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    rows = [
+        f"| {r.artifact} | {r.format} | {r.recipe} | {_size(r.size_bytes)} | {r.dice:.4f} | {r.iou:.4f} | "
+        f"{-r.dice_drop:+.4f} | {-r.iou_drop:+.4f} | {r.mask_agreement:.4f} | {r.budget:.4f} | "
+        f"{'pass' if r.passed else 'FAIL'} |"
+        for r in results
+    ]
+    ref = results[0] if results else None
+    note = (f"\nReference (float): {ref.reference}: Dice {ref.reference_dice:.4f}, IoU {ref.reference_iou:.4f} "
+            f"on {ref.n_images} images of `{ref.split}` (means over images; Δ = artifact − float).") if ref else ""
+    return "\n".join([head, *rows]) + "\n" + note + "\n"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.2f} MB" if n >= 1e5 else f"{n / 1e3:.1f} kB"

@@ -1,0 +1,432 @@
+"""Magnitude pruning with tfmot: ``prune(source_run, PruneConfig) -> RunDir``.
+
+The source run's best model (float, never modified) has its 3x3 and transposed convs wrapped in
+``prune_low_magnitude``, is fine-tuned on the source run's own train split and data pipeline
+(through :func:`edgeseg.train.fine_tune`, so every epoch is checkpointed and resumable), and is
+saved with the wrappers stripped as a NEW run directory::
+
+    RUN/config.json          the source's RunConfig with the fine-tune's epochs / learning rate
+    RUN/splits.json          a copy of the source's split record
+    RUN/prune.json           the PruneConfig, the source run (+ sha256 of its model), the schedule
+    RUN/prune_report.json    measured sparsity, sizes (.keras and gzip), validation Dice before/after
+    RUN/checkpoints/best.keras   the STRIPPED model (plain Keras layers, zeros in the kernels)
+    RUN/checkpoints/last.keras   the wrapped model with optimizer state (for resume)
+
+Pruning is a size optimisation: unstructured sparsity does not speed up TFLite/XNNPACK (sparse
+kernels + ``Optimize.DEFAULT`` even fail to delegate), it only makes the file compress better.
+
+Usage::
+
+    from edgeseg.prune import PruneConfig, prune
+    run = prune("runs/unet_w025", PruneConfig(sparsity=0.5, epochs=2))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeseg.errors import ConfigError
+from edgeseg.io import write_json
+from edgeseg.train import (
+    FineTuneSource,
+    FitHooks,
+    RunDir,
+    compile_model,
+    continue_run,
+    create_fine_tune_run,
+    fine_tune,
+    fine_tune_config,
+    load_split_arrays,
+    validation_dice,
+)
+
+SCHEDULES = ("poly", "constant")
+STAGE_FILE = "prune.json"
+REPORT_FILE = "prune_report.json"
+# The schedule reaches its target after this fraction of the fine-tune's steps; the rest
+# fine-tunes with the final mask, so the weights recover from the last pruning step.
+RAMP_FRACTION = 0.75
+# About this many mask updates over the ramp (tfmot's default, one every 100 steps, never fires
+# in a short fine-tune and leaves the model dense).
+MASK_UPDATES = 16
+NOTE = "pruning is a size optimisation: unstructured sparsity does not speed up TFLite/XNNPACK"
+
+
+@dataclass(frozen=True)
+class PruneConfig:
+    """How to prune a float run.
+
+    Attributes:
+        sparsity: target fraction of zero weights in every pruned kernel, in (0, 1).
+        schedule: ``poly``: sparsity ramps from 0 to ``sparsity`` (PolynomialDecay, power 3),
+            then holds; ``constant``: ``sparsity`` from the first mask update on.
+        m_by_n: structured sparsity ``"M:N"`` as tfmot defines it: M zeros in every N
+            consecutive weights along the kernel's last axis in TFLite layout (a Conv2D's input
+            channels), e.g. ``"2:4"``. tfmot sets this mask once, at the first step, and ignores
+            the schedule's sparsity, so it needs ``schedule="constant"`` and
+            ``sparsity == M / N``.
+        epochs: fine-tuning epochs.
+        learning_rate: Adam's learning rate for the fine-tune (lower than training's).
+        max_steps: cap on steps per epoch (quick runs).
+    """
+
+    sparsity: float = 0.5
+    schedule: str = "poly"
+    m_by_n: str | None = None
+    epochs: int = 2
+    learning_rate: float = 1e-4
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}")
+        _check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        _check(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")
+        _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
+        if self.m_by_n is not None:
+            m, n = self.m_by_n_pair  # type: ignore[misc]
+            _check(
+                self.schedule == "constant",
+                f"m_by_n {self.m_by_n}: tfmot sets an M:N mask once, at the first step (there is no "
+                "gradual M:N schedule); use schedule 'constant'",
+            )
+            _check(
+                math.isclose(self.sparsity, m / n),
+                f"m_by_n {self.m_by_n} means sparsity {m / n:g} ({m} zeros in every {n}), but sparsity is "
+                f"{self.sparsity:g}; pass sparsity {m / n:g}",
+            )
+
+    @property
+    def m_by_n_pair(self) -> tuple[int, int] | None:
+        """``"2:4"`` -> ``(2, 4)``; raises ConfigError if malformed or not ``0 < M < N``."""
+        if self.m_by_n is None:
+            return None
+        try:
+            m, n = (int(v) for v in self.m_by_n.split(":"))
+        except ValueError:
+            raise ConfigError(f"m_by_n must look like M:N (e.g. 2:4), got {self.m_by_n!r}") from None
+        _check(0 < m < n, f"m_by_n {self.m_by_n}: need 0 < M < N")
+        return m, n
+
+
+@dataclass(frozen=True)
+class ScheduleSteps:
+    """When the masks are updated, in tfmot's pruning steps (1 .. total steps of the fine-tune).
+
+    The last update falls exactly on ``end_step`` (``(end_step - begin_step) % frequency == 0``),
+    so the target sparsity is reached, and then held for the remaining steps.
+    """
+
+    begin_step: int
+    end_step: int
+    frequency: int
+
+    @classmethod
+    def for_steps(cls, total_steps: int) -> ScheduleSteps:
+        end = max(1, math.ceil(RAMP_FRACTION * total_steps))
+        frequency = max(1, min(100, end // MASK_UPDATES))
+        return cls(begin_step=end % frequency, end_step=end, frequency=frequency)
+
+
+# --- reports ---------------------------------------------------------------------------------
+
+
+def gzip_size(path: str | Path) -> int:
+    """Size in bytes of the file gzip-compressed at level 9 (what a download or an APK's
+    compressed asset costs; zeros from pruning compress, the raw file does not shrink)."""
+    return len(gzip.compress(Path(path).read_bytes(), compresslevel=9))
+
+
+def sparsity_report(model: Any, layer_names: Iterable[str] | None = None) -> dict[str, Any]:
+    """Measured zero fraction of the conv kernels (Conv2D and Conv2DTranspose; biases excluded).
+
+    Works on a plain or a pruning-wrapped model (the wrapped layer is read).
+
+    Args:
+        model: a Keras model.
+        layer_names: only these layers (e.g. the pruned ones); default every conv.
+
+    Returns:
+        ``{"overall": zeros / weights over the selected kernels, "zeros": int, "weights": int,
+        "layers": {name: {"sparsity": float, "zeros": int, "weights": int}}}``.
+    """
+    from edgeseg._keras import keras
+
+    wanted = None if layer_names is None else set(layer_names)
+    layers: dict[str, dict[str, Any]] = {}
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)  # PruneLowMagnitude wraps the real layer
+        if type(inner) not in (keras.layers.Conv2D, keras.layers.Conv2DTranspose):
+            continue
+        if wanted is not None and inner.name not in wanted:
+            continue
+        kernel = keras.backend.get_value(inner.kernel)
+        zeros, size = int((kernel == 0).sum()), int(kernel.size)
+        layers[inner.name] = {"sparsity": zeros / size, "zeros": zeros, "weights": size}
+    zeros = sum(v["zeros"] for v in layers.values())
+    weights = sum(v["weights"] for v in layers.values())
+    return {"overall": zeros / weights if weights else 0.0, "zeros": zeros, "weights": weights, "layers": layers}
+
+
+# --- which layers ----------------------------------------------------------------------------
+
+
+def plan_layers(model: Any) -> tuple[list[str], dict[str, str]]:
+    """Split the model's weighted layers into those to prune and those kept dense (with why).
+
+    Pruned: every Conv2D / Conv2DTranspose kernel except the 1-channel logits conv.
+
+    Returns:
+        (names to prune, {name: reason} for weighted layers left dense).
+    """
+    from edgeseg._keras import keras
+    _tfmot()
+    from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
+
+    prune, skipped = [], {}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        kind = type(layer)
+        if kind in (keras.layers.Conv2D, keras.layers.Conv2DTranspose):
+            if layer.filters == 1:
+                # 1x1xC -> 1 logits conv: a handful of weights, every one of them sets the mask.
+                skipped[layer.name] = "the 1-channel logits conv (too few weights to matter, each one decides the mask)"
+            else:
+                prune.append(layer.name)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            skipped[layer.name] = "BatchNormalization: per-channel scale/shift, nothing to sparsify"
+        elif not PruneRegistry.supports(layer):
+            skipped[layer.name] = f"{kind.__name__}: tfmot cannot prune this layer type"
+        else:
+            skipped[layer.name] = f"{kind.__name__}: not a conv kernel (edgeseg prunes conv kernels only)"
+    return prune, skipped
+
+
+def _schedule(cfg: PruneConfig, steps: ScheduleSteps) -> Any:
+    tfmot = _tfmot()
+
+    sparsity = tfmot.sparsity.keras
+    if cfg.m_by_n is not None:
+        # tfmot computes the M:N mask at step 1 only and never consults the schedule; this
+        # schedule agrees with that, and also stops a resumed run (whose reloaded wrapper has
+        # lost sparsity_m_by_n: tfmot's get_config drops it) from re-pruning unstructured.
+        return sparsity.ConstantSparsity(cfg.sparsity, begin_step=1, end_step=1, frequency=1)
+    if cfg.schedule == "poly":
+        return sparsity.PolynomialDecay(
+            initial_sparsity=0.0, final_sparsity=cfg.sparsity, begin_step=steps.begin_step,
+            end_step=steps.end_step, power=3, frequency=steps.frequency,
+        )
+    return sparsity.ConstantSparsity(
+        cfg.sparsity, begin_step=steps.begin_step, end_step=steps.end_step, frequency=steps.frequency
+    )
+
+
+def wrap_for_pruning(model: Any, cfg: PruneConfig, steps: ScheduleSteps, layer_names: Iterable[str]) -> Any:
+    """A clone of ``model`` whose ``layer_names`` are wrapped in ``prune_low_magnitude``.
+
+    The clone shares the unwrapped layers (and the wrapped layers' kernels) with ``model``.
+    """
+    from edgeseg._keras import keras
+    tfmot = _tfmot()
+
+    names = set(layer_names)
+    schedule = _schedule(cfg, steps)
+
+    def wrap(layer: Any) -> Any:
+        if layer.name not in names:
+            return layer
+        return tfmot.sparsity.keras.prune_low_magnitude(
+            layer, pruning_schedule=schedule, sparsity_m_by_n=cfg.m_by_n_pair
+        )
+
+    return keras.models.clone_model(model, clone_function=wrap)
+
+
+def strip(model: Any) -> Any:
+    """The model without pruning wrappers: plain Keras layers holding the masked kernels."""
+    tfmot = _tfmot()
+
+    return tfmot.sparsity.keras.strip_pruning(model)
+
+
+def _pruning_objects() -> dict[str, Any]:
+    tfmot = _tfmot()
+
+    return {"PruneLowMagnitude": tfmot.sparsity.keras.PruneLowMagnitude}
+
+
+# --- the stage -------------------------------------------------------------------------------
+
+
+def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs", name: str | None = None) -> RunDir:
+    """Prune the best model of the run ``source`` into a new run directory.
+
+    Returns:
+        The new :class:`RunDir`; its ``checkpoints/best.keras`` is the stripped model
+        (``(N, H, W, 3)`` float32 -> ``(N, H, W, 1)`` float32 probabilities, as the source).
+
+    Raises:
+        RunError: ``source`` is not a run, has no checkpoint, or its model cannot be loaded;
+            ``name`` exists.
+        ConfigError: ``cfg`` is not a PruneConfig, or the model has nothing to prune.
+        DataError: the source run's pairs cannot be read.
+    """
+    from edgeseg.data.pipeline import steps_per_epoch
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    if not isinstance(cfg, PruneConfig):
+        raise ConfigError(f"prune needs a PruneConfig, got {type(cfg).__name__}")
+    src = FineTuneSource.open(source)
+    run_cfg = fine_tune_config(src.cfg, epochs=cfg.epochs, learning_rate=cfg.learning_rate, max_steps=cfg.max_steps)
+    # Everything that can fail on input happens before the new run directory exists.
+    arrays = load_split_arrays(src.splits, run_cfg)
+    steps = steps_per_epoch(len(arrays[0]), run_cfg.data.batch_size, run_cfg.train.max_steps)
+    schedule = ScheduleSteps.for_steps(steps * cfg.epochs)
+    float_model = load_keras_model(src.model_path)
+    pruned, skipped = plan_layers(float_model)
+    if not pruned:
+        raise ConfigError(f"{src.model_path}: no Conv2D/Conv2DTranspose layer to prune")
+    before = sparsity_report(float_model, pruned)
+    dice_before = validation_dice(float_model, src.model_path, src.cfg, src.splits)
+
+    record = {
+        "source": src.record(),
+        "prune": dataclasses.asdict(cfg),
+        "schedule": {"kind": "m_by_n (mask set once at step 1)" if cfg.m_by_n else cfg.schedule,
+                     **dataclasses.asdict(schedule), "total_steps": steps * cfg.epochs},
+        "pruned_layers": pruned,
+        "skipped_layers": skipped,
+        "source_metrics": {
+            "validation_dice": dice_before,
+            **_float_sizes(float_model, src.model_path),
+            "sparsity": before["overall"],
+        },
+    }
+    del float_model
+    run = create_fine_tune_run(src, run_cfg, runs_root, name, "pruned", STAGE_FILE, record)
+    print(f"pruning {len(pruned)} conv layers of {src.model_path} to {cfg.m_by_n or cfg.sparsity} "
+          f"({record['schedule']['kind']}, mask updates every {schedule.frequency} steps until step "
+          f"{schedule.end_step} of {steps * cfg.epochs}); kept dense: {', '.join(skipped) or 'none'}")
+    fine_tune(run, run_cfg, arrays, _hooks(cfg, record, run_cfg))
+    return _write_report(run, record)
+
+
+def resume_run(run: RunDir, epochs: int | None = None) -> RunDir:
+    """Continue an interrupted pruning run (called by :func:`edgeseg.train.resume`).
+
+    Extra ``epochs`` fine-tune at the final mask: the schedule's steps are those recorded in
+    ``prune.json``.
+    """
+    import json
+
+    record = json.loads((run.path / STAGE_FILE).read_text())
+    cfg = PruneConfig(**record["prune"])
+    continue_run(run, epochs, _hooks(cfg, record, run.config()))
+    return _write_report(run, record)
+
+
+def _float_sizes(model: Any, checkpoint: Path) -> dict[str, int]:
+    """Sizes of the float baseline. The source checkpoint also stores Adam's two moment tensors
+    per weight (about 3x the model), so the fair baseline is the same model saved as the pruned
+    one is: architecture + weights, no optimizer."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "float.keras"
+        model.save(path, include_optimizer=False)
+        return {
+            "keras_bytes": path.stat().st_size, "keras_gzip_bytes": gzip_size(path),
+            "checkpoint_bytes": checkpoint.stat().st_size, "checkpoint_gzip_bytes": gzip_size(checkpoint),
+        }
+
+
+def _hooks(cfg: PruneConfig, record: dict[str, Any], run_cfg: Any) -> FitHooks:
+    from edgeseg.runtime.keras_runner import load_keras_model
+    tfmot = _tfmot()
+
+    steps = ScheduleSteps(**{k: record["schedule"][k] for k in ("begin_step", "end_step", "frequency")})
+
+    def build(lr: float) -> Any:
+        # Loaded here, inside the distribution strategy's scope, so its variables are mirrored.
+        model = load_keras_model(record["source"]["model"])
+        return compile_model(wrap_for_pruning(model, cfg, steps, record["pruned_layers"]), run_cfg, lr)
+
+    def load(path: Path) -> Any:
+        return load_keras_model(path, compile=True, extra_objects=_pruning_objects())
+
+    return FitHooks(
+        build=build, load=load,
+        # Steps the pruning wrappers and, at each epoch end, re-applies the masks so the saved
+        # kernels are exactly sparse (the optimizer's last update touched pruned weights too).
+        callbacks=(tfmot.sparsity.keras.UpdatePruningStep(),),
+        export=strip,
+        keep="last",  # the target sparsity is reached only at the schedule's end
+    )
+
+
+def _write_report(run: RunDir, record: dict[str, Any]) -> RunDir:
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    best = run.checkpoints / "best.keras"
+    model = load_keras_model(best)  # the stripped model must load without tfmot
+    wrappers = [layer.name for layer in model.layers if hasattr(layer, "pruning_step")]
+    if wrappers:  # pragma: no cover - strip_pruning failing would be a tfmot bug
+        raise RuntimeError(f"{best}: pruning wrappers left after strip_pruning: {wrappers}")
+    cfg = run.config()
+    from edgeseg.data.splits import load_splits
+
+    dice_after = validation_dice(model, best, cfg, load_splits(run.path / "splits.json"))
+    src = record["source_metrics"]
+    pruned = sparsity_report(model, record["pruned_layers"])
+    report = {
+        "note": NOTE,
+        "target": {"sparsity": record["prune"]["sparsity"], "m_by_n": record["prune"]["m_by_n"]},
+        "sparsity": {
+            "pruned_layers": pruned["overall"],
+            "all_conv_layers": sparsity_report(model)["overall"],
+            "source_pruned_layers": src["sparsity"],
+            "layers": {k: v["sparsity"] for k, v in sparsity_report(model)["layers"].items()},
+        },
+        "size": {
+            "keras_bytes": best.stat().st_size,
+            "keras_gzip_bytes": gzip_size(best),
+            "source_keras_bytes": src["keras_bytes"],
+            "source_keras_gzip_bytes": src["keras_gzip_bytes"],
+            "source_checkpoint_bytes": src["checkpoint_bytes"],
+            "source_checkpoint_gzip_bytes": src["checkpoint_gzip_bytes"],
+            "baseline": "source_keras_* is the float model saved like best.keras (no optimizer state); "
+                        "source_checkpoint_* is the source's best.keras as stored (with Adam's moments)",
+        },
+        "validation_dice": {"before": src["validation_dice"], "after": dice_after,
+                            "change": dice_after - src["validation_dice"]},
+        "pruned_layers": record["pruned_layers"],
+        "skipped_layers": record["skipped_layers"],
+        "source": record["source"],
+    }
+    write_json(run.path / REPORT_FILE, report)
+    s = report["size"]
+    print(f"pruned: sparsity {pruned['overall']:.3f} (target {record['prune']['sparsity']:g}), gzip "
+          f"{s['source_keras_gzip_bytes'] / 1e6:.2f} -> {s['keras_gzip_bytes'] / 1e6:.2f} MB, validation Dice "
+          f"{src['validation_dice']:.4f} -> {dice_after:.4f}; {NOTE}")
+    return run
+
+
+def _tfmot() -> Any:
+    """tensorflow_model_optimization, imported after edgeseg._keras (importing tfmot sets
+    TF_USE_LEGACY_KERAS for the whole process; edgeseg._keras must set it before TF loads)."""
+    import edgeseg._keras  # noqa: F401
+    import tensorflow_model_optimization as tfmot
+
+    return tfmot
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
