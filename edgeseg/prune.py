@@ -256,12 +256,6 @@ def strip(model: Any) -> Any:
     return tfmot.sparsity.keras.strip_pruning(model)
 
 
-def _pruning_objects() -> dict[str, Any]:
-    tfmot = _tfmot()
-
-    return {"PruneLowMagnitude": tfmot.sparsity.keras.PruneLowMagnitude}
-
-
 # --- the stage -------------------------------------------------------------------------------
 
 
@@ -340,7 +334,7 @@ def _float_sizes(model: Any, checkpoint: Path) -> dict[str, int]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "float.keras"
-        model.save(path, include_optimizer=False)
+        model.save(path)  # loaded with compile=False: nothing but architecture + weights
         return {
             "keras_bytes": path.stat().st_size, "keras_gzip_bytes": gzip_size(path),
             "checkpoint_bytes": checkpoint.stat().st_size, "checkpoint_gzip_bytes": gzip_size(checkpoint),
@@ -359,7 +353,8 @@ def _hooks(cfg: PruneConfig, record: dict[str, Any], run_cfg: Any) -> FitHooks:
         return compile_model(wrap_for_pruning(model, cfg, steps, record["pruned_layers"]), run_cfg, lr)
 
     def load(path: Path) -> Any:
-        return load_keras_model(path, compile=True, extra_objects=_pruning_objects())
+        with tfmot.sparsity.keras.prune_scope():  # knows PruneLowMagnitude and its schedules
+            return load_keras_model(path, compile=True)
 
     return FitHooks(
         build=build, load=load,

@@ -23,9 +23,9 @@ from edgeseg.export.artifact import Manifest, atomic_folder, git_commit, read_ma
 from edgeseg.export.formats import FORMATS, WriteOptions
 from edgeseg.gates import GateResult, budget_for, gate, gate_table, load_budgets
 from edgeseg.io import write_json, write_text
-from edgeseg.quantize.recipes import IO_TYPES, RECIPES
+from edgeseg.quantize.recipes import CALIBRATION_METHODS, IO_TYPES, RECIPES
 
-CALIBRATION_METHODS = ("minmax", "entropy", "percentile")
+FALLBACK_CALIBRATION = ("percentile", "entropy", "minmax")  # most promising first
 SELECTIVE_STEPS = (1, 3)  # how many of the worst-error ops to keep in float, in order
 
 
@@ -78,10 +78,10 @@ class ExportConfig:
         if self.io is not None:
             if self.io not in IO_TYPES:
                 raise ConfigError(f"unknown --io {self.io!r}; choose one of: {', '.join(IO_TYPES)}")
-            floats = [r for r in self.recipes if not RECIPES.get(r).integer_activations]
-            if floats and self.io != "float32":
+            if self.io != "float32" and not any(RECIPES.get(r).integer_activations for r in self.recipes):
                 raise ConfigError(
-                    f"--io {self.io} needs a full-integer recipe (static_wi8_ai8, qat_wi8_ai8); {', '.join(floats)} computes in float"
+                    f"--io {self.io} needs a full-integer recipe (static_wi8_ai8, qat_wi8_ai8); "
+                    f"{', '.join(self.recipes)} computes in float"
                 )
         if self.calib_method not in CALIBRATION_METHODS:
             raise ConfigError(f"unknown calibration method {self.calib_method!r}; choose one of: {', '.join(CALIBRATION_METHODS)}")
@@ -215,8 +215,13 @@ def _fallback(target: Target, plain: GateResult, attempt: Any, model: Any, run: 
     chosen = None
     # 1. another calibration method (ORT offers three; the TFLite converter calibrates min/max only)
     if target.format == "onnx":
-        for method in CALIBRATION_METHODS:
+        for method in FALLBACK_CALIBRATION:
             if method == target.options.calib_method:
+                continue
+            if method == "entropy" and target.options.calib_method == "minmax":
+                # quantize_static's entropy search has a single candidate with ORT 1.32's
+                # defaults: it reproduces min/max exactly, so trying it would waste a step.
+                record("calibration:entropy", None, None, "skipped: identical to minmax in ONNX Runtime 1.32")
                 continue
             t = dataclasses.replace(target, options=dataclasses.replace(target.options, calib_method=method),
                                     strategy=f"calib_{method}")

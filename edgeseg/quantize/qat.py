@@ -164,7 +164,8 @@ def _explicit_rules() -> list[tuple[Callable[[Any], bool], Callable[[], Any], st
         (lambda layer: isinstance(layer, keras.layers.BatchNormalization) and not _follows_foldable_conv(layer),
          OutputQuantizeConfig,
          "BatchNormalization after no Conv2D (pre-activation, or after Conv2DTranspose): tfmot "
-         "folds BN only into Conv2D/DepthwiseConv2D; runs as MUL/ADD, output quantized"),
+         "folds BN only into Conv2D/DepthwiseConv2D; output quantized (its MUL/ADD stay float32 in "
+         "TFLite: the folded per-channel scale has no fake-quant)"),
     ]
 
 
@@ -245,8 +246,52 @@ def quantize_scope() -> Any:
     return _q.quantize_scope({**custom_objects(), **QAT_OBJECTS})
 
 
+# tfmot 0.8.1 cannot reload its own QAT models from the .keras format (its open PR
+# tensorflow/model-optimization#1123): during deserialization
+# - QuantizeLayer.build never sets ``built``, so Keras builds it a second time and it expects 5
+#   variables where 3 were saved;
+# - QuantizeWrapperV2.build copies the inner layer's weights into its own list before the inner
+#   layer is built, so it expects 4 variables where 6 (kernel, bias, kernel, step, min, max) were
+#   saved.
+# Loading swaps in these subclasses, which build in the saved order. They keep tfmot's class
+# names, because the .keras weight store files each layer's variables under that name.
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (  # noqa: E402
+    QuantizeLayer as _TfmotQuantizeLayer,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (  # noqa: E402
+    QuantizeWrapperV2 as _TfmotQuantizeWrapperV2,
+)
+
+
+class _LoadableQuantizeLayer(_TfmotQuantizeLayer):
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
+        self.built = True
+
+
+class _LoadableQuantizeWrapperV2(_TfmotQuantizeWrapperV2):
+    def build(self, input_shape: Any) -> None:
+        if not self.layer.built:
+            self.layer.build(input_shape)
+            self.layer.built = True
+        super().build(input_shape)
+
+
+_LoadableQuantizeLayer.__name__ = _LoadableQuantizeLayer.__qualname__ = "QuantizeLayer"
+_LoadableQuantizeWrapperV2.__name__ = _LoadableQuantizeWrapperV2.__qualname__ = "QuantizeWrapperV2"
+_LOADABLE = {"QuantizeLayer": _LoadableQuantizeLayer, "QuantizeWrapperV2": _LoadableQuantizeWrapperV2}
+
+
 def load_qat_model(path: str | Path, compile: bool = False) -> keras.Model:
-    """Load a QAT ``.keras`` file (fake-quant wrappers, edgeseg layers and configs).
+    """Load a QAT ``.keras`` file (fake-quant wrappers, edgeseg layers and quantize configs).
+
+    Args:
+        path: a ``.keras`` file saved from a :func:`quantize_aware` model.
+        compile: also restore the optimizer (to resume training).
+
+    Returns:
+        The QAT model, ``(N, H, W, 3)`` float32 -> ``(N, H, W, 1)`` float32 probabilities,
+        with exactly the saved weights and quantization ranges.
 
     Raises:
         RunError: the file is missing or is not a loadable model.
@@ -255,7 +300,8 @@ def load_qat_model(path: str | Path, compile: bool = False) -> keras.Model:
 
     if not Path(path).is_file():
         raise RunError(f"{path}: no such QAT model file")
-    with quantize_scope():
+    # The inner scope wins over quantize_scope's own QuantizeLayer / QuantizeWrapperV2.
+    with quantize_scope(), keras.utils.custom_object_scope(_LOADABLE):
         return load_keras_model(path, compile=compile, extra_objects=QAT_OBJECTS)
 
 

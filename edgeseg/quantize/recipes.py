@@ -45,3 +45,6 @@ for _r in (
 
 # IO types a full-integer artifact may expose (float32 IO keeps QUANTIZE/DEQUANTIZE inside).
 IO_TYPES = ("float32", "int8", "uint8")
+
+# ONNX Runtime static calibration methods (see edgeseg.export.onnx for what each does in 1.32).
+CALIBRATION_METHODS = ("minmax", "entropy", "percentile")

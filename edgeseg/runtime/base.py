@@ -36,23 +36,38 @@ class Runner(Protocol):
 RUNNERS: Registry[Callable[[Path, Normalisation | None], Runner]] = Registry("model format")
 
 
-def _register_builtin() -> None:
-    if ".keras" not in RUNNERS:
-        from edgeseg.runtime.keras_runner import load_keras
+# Loaders are imported on first use, so loading a .tflite never imports onnxruntime and back.
+_BUILTIN = {
+    ".keras": "edgeseg.runtime.keras_runner:load_keras",
+    ".tflite": "edgeseg.runtime.tflite_runner:load_tflite",
+    ".onnx": "edgeseg.runtime.onnx_runner:load_onnx",
+    ".savedmodel": "edgeseg.runtime.savedmodel_runner:load_savedmodel",
+}
 
-        RUNNERS.add(".keras", load_keras)
-    if ".tflite" not in RUNNERS:
-        from edgeseg.runtime.tflite_runner import load_tflite
 
-        RUNNERS.add(".tflite", load_tflite)
+def _loader(suffix: str) -> Callable[[Path, Normalisation | None], Runner]:
+    if suffix not in RUNNERS and suffix in _BUILTIN:
+        import importlib
+
+        module, fn = _BUILTIN[suffix].split(":")
+        RUNNERS.add(suffix, getattr(importlib.import_module(module), fn))
+    if suffix not in RUNNERS:
+        known = sorted(set(_BUILTIN) | set(RUNNERS.names()))
+        raise RunError(f"no runner for {suffix or 'files without a suffix'!r} models; known: {', '.join(known)}")
+    return RUNNERS.get(suffix)
 
 
 def load_runner(path: str | Path) -> Runner:
-    """A Runner for a run directory (its best checkpoint) or a model file, chosen by suffix."""
-    _register_builtin()
+    """A Runner for a run directory (its best checkpoint) or a model file, chosen by suffix.
+
+    An exported artifact's ``manifest.json`` supplies the normalisation, and its sha256 is
+    checked first: a file changed after export is refused.
+    """
+    from edgeseg.export.artifact import read_manifest
+
     path = Path(path)
     normalisation = None
-    if path.is_dir():
+    if path.is_dir() and path.suffix.lower() not in _BUILTIN:
         from edgeseg.train import RunDir
 
         run = RunDir.open(path)
@@ -60,5 +75,8 @@ def load_runner(path: str | Path) -> Runner:
         normalisation = run.config().data.normalisation
     if not path.exists():
         raise RunError(f"{path}: no such model file or run directory")
-    loader = RUNNERS.get(path.suffix.lower())
+    loader = _loader(path.suffix.lower())
+    manifest = read_manifest(path)
+    if manifest is not None:
+        normalisation = Normalisation(**manifest.normalisation)
     return loader(path, normalisation)
