@@ -106,7 +106,7 @@ def gate_table(results: list[GateResult]) -> str:
             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     rows = [
         f"| {r.artifact} | {r.format} | {r.recipe} | {_size(r.size_bytes)} | {r.dice:.4f} | {r.iou:.4f} | "
-        f"{-r.dice_drop:+.4f} | {-r.iou_drop:+.4f} | {r.mask_agreement:.4f} | {r.budget:.4f} | "
+        f"{_delta(r.dice_drop)} | {_delta(r.iou_drop)} | {r.mask_agreement:.4f} | {r.budget:.4f} | "
         f"{'pass' if r.passed else 'FAIL'} |"
         for r in results
     ]
@@ -114,6 +114,29 @@ def gate_table(results: list[GateResult]) -> str:
     note = (f"\nReference (float): {ref.reference}: Dice {ref.reference_dice:.4f}, IoU {ref.reference_iou:.4f} "
             f"on {ref.n_images} images of `{ref.split}` (means over images; Δ = artifact − float).") if ref else ""
     return "\n".join([head, *rows]) + "\n" + note + "\n"
+
+
+def family_table(variants: list[tuple[str, float, list[GateResult]]]) -> str:
+    """Each variant's artifacts against the full-width float model of the family.
+
+    Args:
+        variants: ``(model_name, width, gate results)`` per exported run, all scored on the same
+            pairs; the widest variant's float Dice is the reference.
+    """
+    name, _, results = max(variants, key=lambda v: v[1])
+    ref = results[0].reference_dice
+    lines = [f"Reference: the float {name} (Dice {ref:.4f}).", "",
+             "| variant | artifact | size | Dice | ΔDice vs own float | ΔDice vs float " + name + " |",
+             "|---|---|---:|---:|---:|---:|"]
+    for model_name, _, res in sorted(variants, key=lambda v: -v[1]):
+        lines += [f"| {model_name} | {r.artifact} | {_size(r.size_bytes)} | {r.dice:.4f} | {_delta(r.dice_drop)} | "
+                  f"{_delta(ref - r.dice)} |" for r in res]
+    return "\n".join(lines) + "\n"
+
+
+def _delta(drop: float) -> str:
+    """A drop shown as the signed change artifact − reference (no "-0.0000")."""
+    return f"{-drop + 0.0:+.4f}"
 
 
 def _size(n: int) -> str:

@@ -57,3 +57,17 @@ def test_budgets_file_and_override(tmp_path):
         load_budgets(f)
     with pytest.raises(ConfigError, match="no such gates file"):
         load_budgets(tmp_path / "none.toml")
+
+
+def test_family_table_against_the_widest_float():
+    from edgeseg.gates import GateResult, family_table
+
+    def g(art, ref, dice):
+        return GateResult(art, "tflite", "static_wi8_ai8", 10**6, "f", "validation", 150, ref, 0.7, dice, 0.6,
+                          ref - dice, 0.0, 0.99, 0.01, True)
+
+    table = family_table([("unet_w025", 0.25, [g("q", 0.80, 0.79)]), ("unet_w100", 1.0, [g("q", 0.85, 0.845)])])
+    assert "Reference: the float unet_w100 (Dice 0.8500)" in table
+    rows = [line for line in table.splitlines() if line.startswith("| unet_")]
+    assert rows[0].startswith("| unet_w100") and rows[0].endswith("| -0.0050 | -0.0050 |")
+    assert rows[1].startswith("| unet_w025") and rows[1].endswith("| -0.0100 | -0.0600 |")

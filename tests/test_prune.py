@@ -72,7 +72,8 @@ def test_report_sizes_and_dice(pruned, source):
     assert "does not speed up TFLite/XNNPACK" in r["note"]
     size = r["size"]
     assert size["keras_gzip_bytes"] == gzip_size(run.path / "checkpoints" / "best.keras")
-    assert size["source_checkpoint_gzip_bytes"] == gzip_size(source.path / "checkpoints" / "best.keras")
+    # The source's stored checkpoint also holds Adam's moments: not the baseline to compare with.
+    assert size["source_checkpoint_bytes"] == (source.path / "checkpoints" / "best.keras").stat().st_size
     # Against the same float model saved the same way (no optimizer state): zeros compress.
     assert size["keras_gzip_bytes"] < 0.75 * size["source_keras_gzip_bytes"]
     assert size["keras_bytes"] == pytest.approx(size["source_keras_bytes"], rel=0.01)  # raw size does not shrink
@@ -114,6 +115,7 @@ def test_resume_continues_a_pruning_run_at_the_final_mask(pruned, tmp_path):
 def test_m_by_n_2_4_structure(source, tmp_path):
     from tensorflow_model_optimization.python.core.sparsity.keras.pruning_utils import is_pruned_m_by_n
 
+    from edgeseg._keras import tf
     from edgeseg.runtime.keras_runner import load_keras_model
 
     cfg = PruneConfig(sparsity=0.5, schedule="constant", m_by_n="2:4", epochs=1, max_steps=2)
@@ -124,7 +126,7 @@ def test_m_by_n_2_4_structure(source, tmp_path):
         kernel = model.get_layer(name).kernel.numpy()
         # tfmot's grouping: the kernel transposed to TFLite layout (last axis -> first), groups of
         # 4 consecutive values along the TF kernel's axis 2 (a Conv2D's input channels).
-        assert is_pruned_m_by_n(kernel, (2, 4), last_channel="C_OUT"), name
+        assert is_pruned_m_by_n(tf.constant(kernel), (2, 4), last_channel="C_OUT"), name
         rows = np.transpose(kernel, (3, 0, 1, 2)).reshape(-1, kernel.shape[2])
         pad = (-rows.shape[1]) % 4
         groups = np.pad(rows, ((0, 0), (0, pad))).reshape(rows.shape[0], -1, 4)

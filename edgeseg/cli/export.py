@@ -21,7 +21,7 @@ _RECIPES_HELP = "; ".join(f"{r.name} ({r.summary})" for r in (RECIPES.get(n) for
 
 @app.command("export")
 def export_cmd(
-    run: Annotated[Path, typer.Argument(help="A training run directory (its best checkpoint is exported).")],
+    runs: Annotated[list[Path], typer.Argument(help="Training run directories (each one's best checkpoint is exported). Several variants of one family (unet_w100, unet_w050, unet_w025) also get a table against the full-width float model.")],
     format: Annotated[Optional[list[str]], typer.Option("--format", "-f", help=f"Format(s) and the recipes each supports: {_FORMATS_HELP}. [default: tflite]")] = None,
     quant: Annotated[Optional[list[str]], typer.Option("--quant", "-q", help=f"Recipe(s): {_RECIPES_HELP}. [default: fp32]")] = None,
     int8: Annotated[bool, typer.Option("--int8", help="Shorthand for --format tflite --format onnx --quant static_wi8_ai8.")] = False,
@@ -40,7 +40,7 @@ def export_cmd(
     fallback: Annotated[bool, typer.Option("--fallback/--no-fallback", help="Accuracy-aware int8: when static int8 misses its budget, try another calibration, then float ops, then QAT.")] = True,
     qat_epochs: Annotated[int, typer.Option(help="Epochs of QAT fine-tuning (--qat and the QAT fallback).")] = 1,
     qat_max_steps: Annotated[Optional[int], typer.Option(help="Cap on QAT steps per epoch (quick runs).")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder. [default: RUN/export, numbered if it exists]")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output folder (one run only). [default: RUN/export, numbered if it exists]")] = None,
 ) -> None:
     """Export a run to TFLite / ONNX / SavedModel, evaluate every artifact on the same split as the
     float model, print the Dice/IoU drop table, and exit 3 if any artifact misses its budget."""
@@ -59,16 +59,48 @@ def export_cmd(
         split=split, limit=limit, max_dice_drop=max_dice_drop, gates_file=str(gates) if gates else None,
         fallback=fallback, qat_epochs=qat_epochs, qat_max_steps=qat_max_steps,
     )
-    if qat:
-        from edgeseg.quantize.qat import QATConfig
-        from edgeseg.quantize.qat import qat as qat_finetune
+    if out is not None and len(runs) > 1:
+        raise ConfigError("--out names one folder; with several runs each export goes to RUN/export")
+    reports = []
+    for run in runs:
+        if qat:
+            from edgeseg.quantize.qat import QATConfig
+            from edgeseg.quantize.qat import qat as qat_finetune
 
-        run = qat_finetune(run, QATConfig(epochs=qat_epochs, max_steps=qat_max_steps), runs_root=run.parent).path
-        typer.echo(f"QAT run: {run}")
-    report = export_run(run, cfg, out)
-    typer.echo("")
-    typer.echo(gate_table(report.results))
-    typer.echo(f"artifacts, gates.json and gates.md: {report.folder}")
-    if not report.passed:
+            run = qat_finetune(run, QATConfig(epochs=qat_epochs, max_steps=qat_max_steps), runs_root=run.parent).path
+            typer.echo(f"QAT run: {run}")
+        report = export_run(run, cfg, out)
+        typer.echo("")
+        typer.echo(gate_table(report.results))
+        typer.echo(f"artifacts, gates.json and gates.md: {report.folder}")
+        reports.append((run, report))
+    if len(reports) > 1:
+        _family(reports)
+    if not all(r.passed for _, r in reports):
         typer.echo("error: at least one artifact missed its Dice-drop budget (kept, marked failed in its manifest)", err=True)
         raise typer.Exit(GATE_FAILED)
+
+
+def _family(reports: list) -> None:  # noqa: ANN001
+    """The family table, when the runs are width variants scored on the same pairs."""
+    import re
+
+    from edgeseg.gates import family_table
+    from edgeseg.io import write_text
+    from edgeseg.train import RunDir
+
+    variants, splits = [], set()
+    for run, report in reports:
+        name = RunDir.open(run).config().model.name
+        match = re.fullmatch(r"(.+)_w(\d{3})", name)
+        if not match:
+            return
+        variants.append((match.group(1), name, int(match.group(2)) / 100, report.results))
+        splits.add((Path(run) / "splits.json").read_text())
+    if len({v[0] for v in variants}) != 1 or len(splits) != 1:
+        typer.echo("(no family table: the runs are not width variants of one model on the same splits)")
+        return
+    table = family_table([(name, width, results) for _, name, width, results in variants])
+    typer.echo("\nFamily: every variant against the full-width float model\n" + table)
+    for _, report in reports:
+        write_text(report.folder / "family.md", "# Family gate\n\n" + table)

@@ -336,8 +336,9 @@ def qat(source: str | Path, cfg: QATConfig, runs_root: str | Path = "runs", name
                                max_steps=cfg.max_steps, mixed_precision="off")
     arrays = load_split_arrays(src.splits, run_cfg)  # fails on bad data before the run exists
     float_model = load_keras_model(src.model_path)
+    # Every layer tfmot's registry refuses has an explicit config or is kept float on purpose,
+    # so quantize_apply (run later, inside the strategy scope) has nothing left to refuse.
     plan = quantize_plan(float_model)
-    quantize_aware(float_model)  # refuses here, before the run directory exists
     dice_before = validation_dice(float_model, src.model_path, src.cfg, src.splits)
     del float_model
     record = {

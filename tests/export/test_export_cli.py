@@ -97,3 +97,16 @@ def test_corrupt_and_tampered_artifacts(tiny_run, tmp_path, sample_root):
 def test_prune_missing_run_and_bad_sparsity(tmp_path, tiny_run):
     _assert_clean_error(_run("prune", tmp_path / "gone"), "gone")
     _assert_clean_error(_run("prune", tiny_run.path, "--sparsity", "1.5"), "sparsity")
+
+
+def test_family_of_width_variants(tiny_run, sample_root, tmp_path):
+    from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from edgeseg.train import train
+
+    wide = train(RunConfig(data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=8),
+                           model=ModelConfig(name="unet_w050"), train=TrainConfig(epochs=1, max_steps=1)),
+                 runs_root=tmp_path, name="wide")
+    result = _run("export", tiny_run.path, wide.path, "--limit", "3")
+    assert result.exit_code == 0, result.output
+    assert "Reference: the float unet_w050" in result.output
+    assert (wide.path / "export" / "family.md").is_file()
