@@ -46,6 +46,8 @@ class GateResult:
     mask_agreement: float
     budget: float
     passed: bool
+    gzip_bytes: int | None = None
+    latency_p50_ms: float | None = None  # batch 1, this machine, measured beside the gate
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,17 +104,20 @@ def gate(reference: EvalResult, candidate: EvalResult, *, artifact: str, format:
 
 def gate_table(results: list[GateResult]) -> str:
     """Markdown table of gate results."""
-    head = ("| artifact | format | recipe | size | Dice | IoU | ΔDice | ΔIoU | mask agreement | budget | gate |\n"
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    head = ("| artifact | format | recipe | size | gzip | p50 ms | Dice | IoU | ΔDice | ΔIoU | mask agreement | budget | gate |\n"
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     rows = [
-        f"| {r.artifact} | {r.format} | {r.recipe} | {_size(r.size_bytes)} | {r.dice:.4f} | {r.iou:.4f} | "
+        f"| {r.artifact} | {r.format} | {r.recipe} | {_size(r.size_bytes)} | "
+        f"{_size(r.gzip_bytes) if r.gzip_bytes else '-'} | "
+        f"{f'{r.latency_p50_ms:.1f}' if r.latency_p50_ms is not None else '-'} | {r.dice:.4f} | {r.iou:.4f} | "
         f"{_delta(r.dice_drop)} | {_delta(r.iou_drop)} | {r.mask_agreement:.4f} | {r.budget:.4f} | "
         f"{'pass' if r.passed else 'FAIL'} |"
         for r in results
     ]
     ref = results[0] if results else None
     note = (f"\nReference (float): {ref.reference}: Dice {ref.reference_dice:.4f}, IoU {ref.reference_iou:.4f} "
-            f"on {ref.n_images} images of `{ref.split}` (means over images; Δ = artifact − float).") if ref else ""
+            f"on {ref.n_images} images of `{ref.split}` (means over images; Δ = artifact − float). "
+            "p50: batch-1 latency on this machine, measured after the gate (see `edgeseg bench` for the full story).") if ref else ""
     return "\n".join([head, *rows]) + "\n" + note + "\n"
 
 

@@ -29,7 +29,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from edgeseg.errors import ConfigError
 from edgeseg.io import write_json
@@ -85,7 +85,8 @@ class PruneConfig:
 
     def __post_init__(self) -> None:
         _check(0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}")
-        _check(self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        _check(self.schedule in SCHEDULES,
+               f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")
         _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
@@ -127,11 +128,17 @@ class ScheduleSteps:
     end_step: int
     frequency: int
 
+    M_BY_N: ClassVar[ScheduleSteps]
+
     @classmethod
     def for_steps(cls, total_steps: int) -> ScheduleSteps:
+        """Steps for a poly/constant schedule over a fine-tune of ``total_steps`` steps."""
         end = max(1, math.ceil(RAMP_FRACTION * total_steps))
         frequency = max(1, min(100, end // MASK_UPDATES))
         return cls(begin_step=end % frequency, end_step=end, frequency=frequency)
+
+
+ScheduleSteps.M_BY_N = ScheduleSteps(begin_step=1, end_step=1, frequency=1)
 
 
 # --- reports ---------------------------------------------------------------------------------
@@ -171,7 +178,8 @@ def sparsity_report(model: Any, layer_names: Iterable[str] | None = None) -> dic
         layers[inner.name] = {"sparsity": zeros / size, "zeros": zeros, "weights": size}
     zeros = sum(v["zeros"] for v in layers.values())
     weights = sum(v["weights"] for v in layers.values())
-    return {"overall": zeros / weights if weights else 0.0, "zeros": zeros, "weights": weights, "layers": layers}
+    overall = zeros / weights if weights else 0.0
+    return {"overall": overall, "zeros": zeros, "weights": weights, "layers": layers}
 
 
 # --- which layers ----------------------------------------------------------------------------
@@ -186,6 +194,7 @@ def plan_layers(model: Any) -> tuple[list[str], dict[str, str]]:
         (names to prune, {name: reason} for weighted layers left dense).
     """
     from edgeseg._keras import keras
+
     _tfmot()
     from tensorflow_model_optimization.python.core.sparsity.keras.prune_registry import PruneRegistry
 
@@ -197,7 +206,8 @@ def plan_layers(model: Any) -> tuple[list[str], dict[str, str]]:
         if kind in (keras.layers.Conv2D, keras.layers.Conv2DTranspose):
             if layer.filters == 1:
                 # 1x1xC -> 1 logits conv: a handful of weights, every one of them sets the mask.
-                skipped[layer.name] = "the 1-channel logits conv (too few weights to matter, each one decides the mask)"
+                skipped[layer.name] = ("the 1-channel logits conv (too few weights to matter, "
+                                       "each one decides the mask)")
             else:
                 prune.append(layer.name)
         elif isinstance(layer, keras.layers.BatchNormalization):
@@ -215,9 +225,12 @@ def _schedule(cfg: PruneConfig, steps: ScheduleSteps) -> Any:
     sparsity = tfmot.sparsity.keras
     if cfg.m_by_n is not None:
         # tfmot computes the M:N mask at step 1 only and never consults the schedule; this
-        # schedule agrees with that, and also stops a resumed run (whose reloaded wrapper has
-        # lost sparsity_m_by_n: tfmot's get_config drops it) from re-pruning unstructured.
-        return sparsity.ConstantSparsity(cfg.sparsity, begin_step=1, end_step=1, frequency=1)
+        # schedule (steps = ScheduleSteps.M_BY_N) agrees with that, and also stops a resumed run,
+        # whose reloaded wrapper has lost sparsity_m_by_n (tfmot's get_config drops it), from
+        # re-pruning unstructured.
+        return sparsity.ConstantSparsity(
+            cfg.sparsity, begin_step=steps.begin_step, end_step=steps.end_step, frequency=steps.frequency
+        )
     if cfg.schedule == "poly":
         return sparsity.PolynomialDecay(
             initial_sparsity=0.0, final_sparsity=cfg.sparsity, begin_step=steps.begin_step,
@@ -259,7 +272,8 @@ def strip(model: Any) -> Any:
 # --- the stage -------------------------------------------------------------------------------
 
 
-def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs", name: str | None = None) -> RunDir:
+def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs",
+          name: str | None = None) -> RunDir:
     """Prune the best model of the run ``source`` into a new run directory.
 
     Returns:
@@ -278,11 +292,13 @@ def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs", 
     if not isinstance(cfg, PruneConfig):
         raise ConfigError(f"prune needs a PruneConfig, got {type(cfg).__name__}")
     src = FineTuneSource.open(source)
-    run_cfg = fine_tune_config(src.cfg, epochs=cfg.epochs, learning_rate=cfg.learning_rate, max_steps=cfg.max_steps)
+    run_cfg = fine_tune_config(src.cfg, epochs=cfg.epochs, learning_rate=cfg.learning_rate,
+                               max_steps=cfg.max_steps)
     # Everything that can fail on input happens before the new run directory exists.
     arrays = load_split_arrays(src.splits, run_cfg)
     steps = steps_per_epoch(len(arrays[0]), run_cfg.data.batch_size, run_cfg.train.max_steps)
-    schedule = ScheduleSteps.for_steps(steps * cfg.epochs)
+    # tfmot sets an M:N mask at step 1 only; the recorded steps say so.
+    schedule = ScheduleSteps.M_BY_N if cfg.m_by_n else ScheduleSteps.for_steps(steps * cfg.epochs)
     float_model = load_keras_model(src.model_path)
     pruned, skipped = plan_layers(float_model)
     if not pruned:
@@ -291,7 +307,7 @@ def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs", 
     dice_before = validation_dice(float_model, src.model_path, src.cfg, src.splits)
 
     record = {
-        "source": src.record(),
+        **src.record(),
         "prune": dataclasses.asdict(cfg),
         "schedule": {"kind": "m_by_n (mask set once at step 1)" if cfg.m_by_n else cfg.schedule,
                      **dataclasses.asdict(schedule), "total_steps": steps * cfg.epochs},
@@ -307,7 +323,9 @@ def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs", 
     run = create_fine_tune_run(src, run_cfg, runs_root, name, "pruned", STAGE_FILE, record)
     print(f"pruning {len(pruned)} conv layers of {src.model_path} to {cfg.m_by_n or cfg.sparsity} "
           f"({record['schedule']['kind']}, mask updates every {schedule.frequency} steps until step "
-          f"{schedule.end_step} of {steps * cfg.epochs}); kept dense: {', '.join(skipped) or 'none'}")
+          f"{schedule.end_step} of {steps * cfg.epochs}); kept dense: "
+          f"{', '.join(f'{k} ({v})' for k, v in skipped.items() if 'BatchNorm' not in v) or 'no conv'}"
+          f"{' (and every BatchNorm)' if any('BatchNorm' in v for v in skipped.values()) else ''}")
     fine_tune(run, run_cfg, arrays, _hooks(cfg, record, run_cfg))
     return _write_report(run, record)
 
@@ -349,7 +367,7 @@ def _hooks(cfg: PruneConfig, record: dict[str, Any], run_cfg: Any) -> FitHooks:
 
     def build(lr: float) -> Any:
         # Loaded here, inside the distribution strategy's scope, so its variables are mirrored.
-        model = load_keras_model(record["source"]["model"])
+        model = load_keras_model(record["source_model"])
         return compile_model(wrap_for_pruning(model, cfg, steps, record["pruned_layers"]), run_cfg, lr)
 
     def load(path: Path) -> Any:
@@ -403,12 +421,13 @@ def _write_report(run: RunDir, record: dict[str, Any]) -> RunDir:
                             "change": dice_after - src["validation_dice"]},
         "pruned_layers": record["pruned_layers"],
         "skipped_layers": record["skipped_layers"],
-        "source": record["source"],
+        **{k: record[k] for k in ("source", "source_model", "source_model_sha256")},
     }
     write_json(run.path / REPORT_FILE, report)
     s = report["size"]
     print(f"pruned: sparsity {pruned['overall']:.3f} (target {record['prune']['sparsity']:g}), gzip "
-          f"{s['source_keras_gzip_bytes'] / 1e6:.2f} -> {s['keras_gzip_bytes'] / 1e6:.2f} MB, validation Dice "
+          f"{s['source_keras_gzip_bytes'] / 1e6:.2f} -> {s['keras_gzip_bytes'] / 1e6:.2f} MB, "
+          "validation Dice "
           f"{src['validation_dice']:.4f} -> {dice_after:.4f}; {NOTE}")
     return run
 

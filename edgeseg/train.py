@@ -296,13 +296,14 @@ class FineTuneSource:
         return cls(run, run.config(), model_path, load_splits(run.path / "splits.json"))
 
     def record(self) -> dict[str, Any]:
-        """Provenance for the new run's stage file: where the float model came from, and its hash."""
+        """Provenance for the new run's stage file: the source run (``source``, a path that
+        :meth:`RunDir.open` accepts), the float model file it started from, and its sha256."""
         import hashlib
 
         return {
-            "run": str(self.run.path.resolve()),
-            "model": str(self.model_path.resolve()),
-            "model_sha256": hashlib.sha256(self.model_path.read_bytes()).hexdigest(),
+            "source": str(self.run.path.resolve()),
+            "source_model": str(self.model_path.resolve()),
+            "source_model_sha256": hashlib.sha256(self.model_path.read_bytes()).hexdigest(),
         }
 
 
@@ -353,7 +354,8 @@ def compile_model(model: Any, cfg: RunConfig, learning_rate: float) -> Any:
     from edgeseg.losses import get_loss
     from edgeseg.metrics import keras_metrics
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(cfg.train.loss), metrics=keras_metrics())
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(cfg.train.loss),
+                  metrics=keras_metrics())
     return model
 
 

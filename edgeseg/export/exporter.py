@@ -356,6 +356,10 @@ def _gate_artifact(art_dir: Path, target: Target, ref_eval: Any, pairs: Any, ref
     from edgeseg.evaluate import evaluate
     from edgeseg.runtime import load_runner
 
+    import gzip
+
+    from edgeseg.bench.timing import time_runner
+
     fmt = FORMATS.get(target.format)
     file = art_dir / fmt.filename
     runner = load_runner(file)
@@ -363,6 +367,11 @@ def _gate_artifact(art_dir: Path, target: Target, ref_eval: Any, pairs: Any, ref
         ref_eval, evaluate(runner, pairs, keep_masks=True), artifact=target.label, format=target.format,
         recipe=target.recipe, size_bytes=size_bytes(file), reference_name=str(reference_run.best_model()),
         split=cfg.split, budget=budget_for(target.recipe, budgets, cfg.max_dice_drop),
+    )
+    # Size after gzip is what pruning buys; latency is measured, never inferred from sparsity.
+    result = dataclasses.replace(
+        result, gzip_bytes=len(gzip.compress(file.read_bytes(), 6)) if file.is_file() else None,
+        latency_p50_ms=round(time_runner(runner, min_runs=5, min_seconds=0.3).p50_ms, 2),
     )
     manifest = read_manifest(file)
     assert manifest is not None

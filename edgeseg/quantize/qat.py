@@ -2,8 +2,8 @@
 
 ``quantize_aware(model)`` annotates every layer of a float edgeseg model and applies tfmot's
 default 8-bit scheme. Layers tfmot's registry does not know get an EXPLICIT ``QuantizeConfig``
-from :data:`EXPLICIT_CONFIGS`, never a silent skip; a layer that no rule covers is kept float on
-purpose and named in the plan (and in ``qat.json``). What tfmot refuses on our models (tfmot 0.8.1):
+(the rules in :func:`_explicit_rules`), never a silent skip; a layer that no rule covers is kept
+float on purpose and named in the plan (:func:`quantize_plan`, and ``qat.json``). What tfmot refuses on our models (tfmot 0.8.1):
 
 - ``unet_w025``: nothing. BatchNorm after a Conv2D is folded by tfmot's Conv+BN transforms,
   Concatenate has an output quantizer (tfmot's ConcatTransform moves it after the concat), and
@@ -53,6 +53,12 @@ from edgeseg.train import (
 )
 
 import tensorflow_model_optimization as tfmot  # noqa: E402  (after edgeseg._keras, see above)
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (  # noqa: E402
+    QuantizeLayer as _TfmotQuantizeLayer,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (  # noqa: E402
+    QuantizeWrapperV2 as _TfmotQuantizeWrapperV2,
+)
 
 STAGE_FILE = "qat.json"
 _q = tfmot.quantization.keras
@@ -104,7 +110,8 @@ class OutputQuantizeConfig(_q.QuantizeConfig):
         pass
 
     def get_output_quantizers(self, layer: Any) -> list:
-        return [_q.quantizers.MovingAverageQuantizer(num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+        return [_q.quantizers.MovingAverageQuantizer(
+            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
 
     def get_config(self) -> dict[str, Any]:
         return {}
@@ -119,7 +126,8 @@ class FixedRangeOutputQuantizeConfig(OutputQuantizeConfig):
         self.low, self.high = float(low), float(high)
 
     def get_output_quantizers(self, layer: Any) -> list:
-        return [_q.quantizers.FixedQuantizer(num_bits=8, init_min=self.low, init_max=self.high, narrow_range=False)]
+        return [_q.quantizers.FixedQuantizer(
+            num_bits=8, init_min=self.low, init_max=self.high, narrow_range=False)]
 
     def get_config(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
@@ -132,7 +140,8 @@ QAT_OBJECTS: dict[str, type] = {
 
 
 def _is_sigmoid(layer: Any) -> bool:
-    return isinstance(layer, keras.layers.Activation) and getattr(layer.activation, "__name__", "") == "sigmoid"
+    return (isinstance(layer, keras.layers.Activation)
+            and getattr(layer.activation, "__name__", "") == "sigmoid")
 
 
 def _follows_foldable_conv(layer: Any) -> bool:
@@ -161,7 +170,8 @@ def _explicit_rules() -> list[tuple[Callable[[Any], bool], Callable[[], Any], st
          "MaxUnpool (custom): no weights; upsample x mask, output quantized"),
         (lambda layer: isinstance(layer, keras.layers.Rescaling), OutputQuantizeConfig,
          "Rescaling: not in tfmot's registry; an affine op (MUL/ADD), output quantized"),
-        (lambda layer: isinstance(layer, keras.layers.BatchNormalization) and not _follows_foldable_conv(layer),
+        (lambda layer: (isinstance(layer, keras.layers.BatchNormalization)
+                        and not _follows_foldable_conv(layer)),
          OutputQuantizeConfig,
          "BatchNormalization after no Conv2D (pre-activation, or after Conv2DTranspose): tfmot "
          "folds BN only into Conv2D/DepthwiseConv2D; output quantized (its MUL/ADD stay float32 in "
@@ -181,13 +191,7 @@ class LayerPlan:
 
 def quantize_plan(model: keras.Model) -> dict[str, LayerPlan]:
     """Decide, per layer (input layers excluded), how :func:`quantize_aware` quantizes it."""
-    registry = _q.default_8bit.Default8BitQuantizeRegistry() if hasattr(_q, "default_8bit") else None
-    if registry is None:  # pragma: no cover - tfmot's public path moved
-        from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-            default_8bit_quantize_registry as reg,
-        )
-
-        registry = reg.Default8BitQuantizeRegistry()
+    registry = _q.default_8bit.Default8BitQuantizeRegistry()
     rules = _explicit_rules()
     plan: dict[str, LayerPlan] = {}
     for layer in model.layers:
@@ -255,12 +259,6 @@ def quantize_scope() -> Any:
 #   saved.
 # Loading swaps in these subclasses, which build in the saved order. They keep tfmot's class
 # names, because the .keras weight store files each layer's variables under that name.
-from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (  # noqa: E402
-    QuantizeLayer as _TfmotQuantizeLayer,
-)
-from tensorflow_model_optimization.python.core.quantization.keras.quantize_wrapper import (  # noqa: E402
-    QuantizeWrapperV2 as _TfmotQuantizeWrapperV2,
-)
 
 
 class _LoadableQuantizeLayer(_TfmotQuantizeLayer):
@@ -313,7 +311,8 @@ def is_quantize_aware(model: keras.Model) -> bool:
 # --- the stage -------------------------------------------------------------------------------
 
 
-def qat(source: str | Path, cfg: QATConfig, runs_root: str | Path = "runs", name: str | None = None) -> RunDir:
+def qat(source: str | Path, cfg: QATConfig, runs_root: str | Path = "runs",
+        name: str | None = None) -> RunDir:
     """Fine-tune the best model of run ``source`` with fake-quantization, into a new run.
 
     Returns:
@@ -342,12 +341,13 @@ def qat(source: str | Path, cfg: QATConfig, runs_root: str | Path = "runs", name
     dice_before = validation_dice(float_model, src.model_path, src.cfg, src.splits)
     del float_model
     record = {
-        "source": src.record(),
+        **src.record(),
         "qat": dataclasses.asdict(cfg),
         "mixed_precision": "off (fake-quant ops are float32)",
         "layers": {
             "tfmot": [n for n, p in plan.items() if p.how == "tfmot"],
-            "explicit": {n: {"config": p.config, "reason": p.reason} for n, p in plan.items() if p.how == "explicit"},
+            "explicit": {n: {"config": p.config, "reason": p.reason}
+                         for n, p in plan.items() if p.how == "explicit"},
             "kept_float": {n: p.reason for n, p in plan.items() if p.how == "float"},
         },
         "validation_dice": {"before": dice_before},
@@ -369,7 +369,7 @@ def _hooks(record: dict[str, Any], run_cfg: Any) -> FitHooks:
 
     def build(lr: float) -> Any:
         # Loaded here, inside the distribution strategy's scope, so its variables are mirrored.
-        return compile_model(quantize_aware(load_keras_model(record["source"]["model"])), run_cfg, lr)
+        return compile_model(quantize_aware(load_keras_model(record["source_model"])), run_cfg, lr)
 
     return FitHooks(build=build, load=lambda path: load_qat_model(path, compile=True))
 

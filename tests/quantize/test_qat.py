@@ -72,7 +72,8 @@ def test_qat_run_is_new_and_records_its_plan(qat_run, source):
     run, before = qat_run
     assert run.path.name == "float-qat" and _digest(source.path) == before  # source untouched
     record = json.loads((run.path / "qat.json").read_text())
-    assert record["source"]["model_sha256"] == before["checkpoints/best.keras"]
+    assert record["source"] == str(source.path.resolve())  # a run path, as the exporter reads it
+    assert record["source_model_sha256"] == before["checkpoints/best.keras"]
     assert QATConfig(**record["qat"]) == QATConfig(epochs=1, max_steps=2)
     layers = record["layers"]
     assert layers["kept_float"] == {}  # the U-Net is fully quantized, and says so
@@ -188,3 +189,17 @@ def test_other_models_quantize_and_convert(name):
     q(x, training=True)
     y, ops = _run_tflite(_to_int8_tflite(q), x[:1])
     assert 0.0 <= y.min() and y.max() <= 1.0 and ops[("CONV_2D", "int8")] > 10
+
+
+@pytest.mark.slow
+def test_resume_continues_a_qat_run(qat_run, tmp_path):
+    import shutil
+
+    from edgeseg.train import resume
+
+    run, _ = qat_run
+    path = shutil.copytree(run.path, tmp_path / "qat")
+    resume(path, epochs=2)  # last.keras holds the fake-quant ranges and Adam's moments
+    assert json.loads((path / "state.json").read_text())["epoch"] == 2
+    assert "after" in json.loads((path / "qat.json").read_text())["validation_dice"]
+    assert is_quantize_aware(load_qat_model(path / "checkpoints" / "last.keras", compile=True))
