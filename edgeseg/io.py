@@ -55,3 +55,14 @@ def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):
         return obj.tolist()
     raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def next_free_path(path: str | os.PathLike) -> Path:
+    """``path`` if it does not exist yet, else ``path-2``, ``path-3``, ...: earlier runs and
+    reports are never overwritten."""
+    path = Path(path)
+    candidate, i = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{i}")
+        i += 1
+    return candidate

@@ -32,7 +32,7 @@ from typing import Any
 
 from edgeseg.config import RunConfig
 from edgeseg.errors import DataError, RunError
-from edgeseg.io import atomic_path, write_json
+from edgeseg.io import atomic_path, next_free_path, write_json
 
 MONITOR = "val_dice"
 
@@ -76,11 +76,7 @@ class RunDir:
                     f"{path} already exists; resume it with `edgeseg train --resume {path}` or choose another --name"
                 )
         else:
-            path = root / model_name
-            i = 2
-            while path.exists():
-                path = root / f"{model_name}-{i}"
-                i += 1
+            path = next_free_path(root / model_name)
         path.mkdir(parents=True)
         (path / "checkpoints").mkdir()
         return cls(path)

@@ -36,3 +36,53 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# --- shared helpers, handed out as fixtures (tests/ is not a package) ---------------------------
+
+
+@pytest.fixture(scope="session")
+def tiny_run(sample_root, tmp_path_factory):
+    """``tiny_run(name, model="unet_w025", epochs=1, max_steps=2, limit=12)``: a real training run
+    on the embedded sample at 64x96, in its own temporary runs folder."""
+    from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from edgeseg.train import train
+
+    def make(name: str, model: str = "unet_w025", epochs: int = 1, max_steps: int = 2, limit: int = 12):
+        cfg = RunConfig(
+            data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=limit),
+            model=ModelConfig(name=model),
+            train=TrainConfig(epochs=epochs, max_steps=max_steps),
+        )
+        return train(cfg, runs_root=tmp_path_factory.mktemp("runs"), name=name)
+
+    return make
+
+
+class Cli:
+    """Runs the Typer app in-process and checks the one-line error contract."""
+
+    def __init__(self) -> None:
+        from typer.testing import CliRunner
+
+        from edgeseg.cli import app
+
+        self.app, self.runner = app, CliRunner()
+
+    def __call__(self, *args):
+        return self.runner.invoke(self.app, [str(a) for a in args])
+
+    @staticmethod
+    def assert_clean_error(result, *needles) -> None:
+        """Non-zero exit, exactly one ``error:`` line on stderr naming every needle, no traceback."""
+        assert result.exit_code != 0, result.output
+        err = result.stderr.strip()
+        assert err.startswith("error: ") and len(err.splitlines()) == 1, err
+        assert "Traceback" not in result.output
+        for n in needles:
+            assert str(n) in err, (n, err)
+
+
+@pytest.fixture(scope="session")
+def cli() -> Cli:
+    return Cli()

@@ -4,24 +4,8 @@ import shutil
 
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from edgeseg.cli import app, main
-
-runner = CliRunner()
-
-
-def _run(*args):
-    return runner.invoke(app, [str(a) for a in args])
-
-
-def _assert_clean_error(result, *needles):
-    assert result.exit_code != 0, result.output
-    err = result.stderr.strip()
-    assert err.startswith("error: ") and len(err.splitlines()) == 1, err
-    assert "Traceback" not in result.output
-    for n in needles:
-        assert str(n) in err, (n, err)
+from edgeseg.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +30,24 @@ def small_data(sample_root, tmp_path):
 
 
 @pytest.mark.parametrize("cmd", [[], ["train"], ["eval"], ["predict"], ["data"], ["models"]])
-def test_help(cmd):
-    result = _run(*cmd, "--help")
+def test_help(cmd, cli):
+    result = cli(*cmd, "--help")
     assert result.exit_code == 0 and "Usage" in result.output
 
 
-def test_data_and_models_commands(sample_root):
-    result = _run("data", sample_root)
+def test_data_and_models_commands(sample_root, cli):
+    result = cli("data", sample_root)
     assert result.exit_code == 0
     assert "48 pairs" in result.output and "12 pairs" in result.output
-    result = _run("models")
+    result = cli("models")
     assert result.exit_code == 0 and "unet_w025" in result.output and "resnet50v2_unet" in result.output
 
 
-def test_eval_and_predict_happy_path(model_file, small_data, tmp_path):
-    result = _run("eval", model_file, "--data", small_data, "--out", tmp_path / "ev")
+def test_eval_and_predict_happy_path(model_file, small_data, tmp_path, cli):
+    result = cli("eval", model_file, "--data", small_data, "--out", tmp_path / "ev")
     assert result.exit_code == 0, result.output
     assert "thresholded_jaccard" in result.output and (tmp_path / "ev" / "metrics.json").is_file()
-    result = _run("predict", model_file, small_data, tmp_path / "pred")
+    result = cli("predict", model_file, small_data, tmp_path / "pred")
     assert result.exit_code == 0, result.output
     assert len(list((tmp_path / "pred").glob("*_mask.png"))) == 6
 
@@ -71,63 +55,63 @@ def test_eval_and_predict_happy_path(model_file, small_data, tmp_path):
 # --- bad input: one line naming the thing, a non-zero exit, no traceback ----------------------
 
 
-def test_wrong_path(tmp_path):
-    _assert_clean_error(_run("train", "--data", tmp_path / "nope", "--project", tmp_path / "runs"), "nope", "no such folder")
+def test_wrong_path(tmp_path, cli):
+    cli.assert_clean_error(cli("train", "--data", tmp_path / "nope", "--project", tmp_path / "runs"), "nope", "no such folder")
 
 
-def test_empty_folder(tmp_path):
+def test_empty_folder(tmp_path, cli):
     (tmp_path / "empty").mkdir()
-    _assert_clean_error(_run("train", "--data", tmp_path / "empty", "--project", tmp_path / "runs"), "empty", "expected one of")
+    cli.assert_clean_error(cli("train", "--data", tmp_path / "empty", "--project", tmp_path / "runs"), "empty", "expected one of")
 
 
-def test_unknown_model(sample_root, tmp_path):
-    _assert_clean_error(_run("train", "--model", "unet_w03", "--project", tmp_path), "unknown model 'unet_w03'", "unet_w025")
+def test_unknown_model(sample_root, tmp_path, cli):
+    cli.assert_clean_error(cli("train", "--model", "unet_w03", "--project", tmp_path), "unknown model 'unet_w03'", "unet_w025")
 
 
-def test_unknown_loss(tmp_path):
-    _assert_clean_error(_run("train", "--loss", "dicey", "--project", tmp_path), "unknown loss 'dicey'", "bce_dice")
+def test_unknown_loss(tmp_path, cli):
+    cli.assert_clean_error(cli("train", "--loss", "dicey", "--project", tmp_path), "unknown loss 'dicey'", "bce_dice")
 
 
-def test_non_image_file(small_data, tmp_path):
+def test_non_image_file(small_data, tmp_path, cli):
     bad = small_data / "images" / "isic2017_validation_0001.jpg"
     bad.write_text("this is not a JPEG")
-    _assert_clean_error(_run("train", "--data", small_data, "--project", tmp_path / "runs"), bad.name, "not a readable image")
+    cli.assert_clean_error(cli("train", "--data", small_data, "--project", tmp_path / "runs"), bad.name, "not a readable image")
     assert not (tmp_path / "runs").exists()  # nothing was created for a run that could not start
 
 
-def test_truncated_jpeg(small_data, tmp_path):
+def test_truncated_jpeg(small_data, tmp_path, cli):
     bad = small_data / "images" / "isic2017_validation_0001.jpg"
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
-    _assert_clean_error(_run("train", "--data", small_data, "--project", tmp_path / "runs"), bad.name, "truncated")
+    cli.assert_clean_error(cli("train", "--data", small_data, "--project", tmp_path / "runs"), bad.name, "truncated")
 
 
-def test_size_mismatch(small_data, tmp_path):
+def test_size_mismatch(small_data, tmp_path, cli):
     mask = small_data / "masks" / "isic2017_validation_0001.png"
     Image.open(mask).resize((128, 96)).save(mask)
-    _assert_clean_error(
-        _run("train", "--data", small_data, "--project", tmp_path / "runs"), mask.name, "isic2017_validation_0001.jpg"
+    cli.assert_clean_error(
+        cli("train", "--data", small_data, "--project", tmp_path / "runs"), mask.name, "isic2017_validation_0001.jpg"
     )
 
 
-def test_resume_of_missing_run(tmp_path):
-    _assert_clean_error(_run("train", "--resume", tmp_path / "gone"), "gone", "no such run directory")
+def test_resume_of_missing_run(tmp_path, cli):
+    cli.assert_clean_error(cli("train", "--resume", tmp_path / "gone"), "gone", "no such run directory")
 
 
-def test_resume_rejects_new_options(tmp_path):
-    _assert_clean_error(_run("train", "--resume", tmp_path, "--lr", "0.1"), "--lr")
+def test_resume_rejects_new_options(tmp_path, cli):
+    cli.assert_clean_error(cli("train", "--resume", tmp_path, "--lr", "0.1"), "--lr")
 
 
-def test_bad_size_and_eval_without_data(model_file, tmp_path):
-    _assert_clean_error(_run("train", "--size", "big", "--project", tmp_path), "HEIGHTxWIDTH")
-    _assert_clean_error(_run("eval", model_file), "pass --data")
-    _assert_clean_error(_run("eval", tmp_path / "missing.keras", "--data", tmp_path), "missing.keras")
+def test_bad_size_and_eval_without_data(model_file, tmp_path, cli):
+    cli.assert_clean_error(cli("train", "--size", "big", "--project", tmp_path), "HEIGHTxWIDTH")
+    cli.assert_clean_error(cli("eval", model_file), "pass --data")
+    cli.assert_clean_error(cli("eval", tmp_path / "missing.keras", "--data", tmp_path), "missing.keras")
 
 
-def test_predict_refuses_to_overwrite(model_file, small_data, tmp_path):
+def test_predict_refuses_to_overwrite(model_file, small_data, tmp_path, cli):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    _assert_clean_error(_run("predict", model_file, small_data, out), "not empty")
+    cli.assert_clean_error(cli("predict", model_file, small_data, out), "not empty")
     assert (out / "keep.txt").read_text() == "mine"
 
 

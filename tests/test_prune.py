@@ -7,10 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from edgeseg.errors import ConfigError, RunError
 from edgeseg.prune import PruneConfig, ScheduleSteps, gzip_size, prune, sparsity_report
-from edgeseg.train import RunDir, resume, train
+from edgeseg.train import RunDir, resume
 
 
 def _digest(path):
@@ -20,13 +19,8 @@ def _digest(path):
 
 
 @pytest.fixture(scope="module")
-def source(sample_root, tmp_path_factory):
-    cfg = RunConfig(
-        data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=12),
-        model=ModelConfig("unet_w025"),
-        train=TrainConfig(epochs=1, max_steps=2),
-    )
-    return train(cfg, runs_root=tmp_path_factory.mktemp("runs"), name="float")
+def source(tiny_run):
+    return tiny_run("float")
 
 
 @pytest.fixture(scope="module")

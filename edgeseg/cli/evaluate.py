@@ -10,6 +10,7 @@ import typer
 from edgeseg.cli import app
 from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, postprocess_config
 from edgeseg.errors import DataError
+from edgeseg.io import next_free_path
 
 
 @app.command("eval")
@@ -52,17 +53,9 @@ def eval_cmd(
     result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post)
     if out is None:
         out = (model / "eval" / split) if is_run else Path("runs") / "eval" / model.stem
-        out = _fresh(out)
+        out = next_free_path(out)
     paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split})
     typer.echo(f"{runner.path} on {source} [{split}]")
     typer.echo(format_table(result.scores))
     typer.echo(f"report: {paths['metrics'].parent}")
 
-
-def _fresh(path: Path) -> Path:
-    """``path``, or ``path-2``, ``path-3``... so earlier reports are never overwritten."""
-    candidate, i = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}-{i}")
-        i += 1
-    return candidate

@@ -10,7 +10,7 @@ import typer
 
 from edgeseg.cli import app
 from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt
-from edgeseg.config import AugmentConfig, DataConfig, ModelConfig, RunConfig, TrainConfig
+from edgeseg.config import AugmentConfig, DataConfig, RunConfig
 from edgeseg.errors import ConfigError
 
 _P = "Options are layered: defaults, then --config FILE, then the options you pass."
@@ -34,7 +34,7 @@ def _set(obj, **changes):  # noqa: ANN001,ANN202
 
 @app.command("train", help=f"Train a segmentation model; every epoch is checkpointed and resumable. {_P}")
 def train_cmd(
-    data: Annotated[Optional[Path], typer.Option(help=f"Data folder with a folder split or one layout. [default: the embedded ISIC 2017 sample]")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Data folder with a folder split or one layout. [default: the embedded ISIC 2017 sample]")] = None,
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Model name (`edgeseg models` lists them). [default: unet_w025]")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", help="Total epochs. [default: 50]")] = None,
     batch_size: BatchOpt = None,

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeseg.errors import ConfigError, RunError
+from edgeseg.errors import ConfigError
 from edgeseg.export.artifact import Manifest, atomic_folder, git_commit, read_manifest, sha256_file, size_bytes, write_manifest
 from edgeseg.export.formats import FORMATS, WriteOptions
 from edgeseg.gates import GateResult, budget_for, gate, gate_table, load_budgets
-from edgeseg.io import write_json, write_text
+from edgeseg.io import next_free_path, write_json, write_text
 from edgeseg.quantize.recipes import CALIBRATION_METHODS, IO_TYPES, RECIPES
 
 FALLBACK_CALIBRATION = ("percentile", "entropy", "minmax")  # most promising first
@@ -162,7 +162,7 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
         raise ConfigError(f"{run.path}: no '{cfg.split}' split to gate on; it has {', '.join(splits)}")
     pairs = splits[cfg.split][: cfg.limit] if cfg.limit else splits[cfg.split]
 
-    folder = _fresh(Path(out) if out else run.path / "export")
+    folder = next_free_path(Path(out) if out else run.path / "export")
     folder.mkdir(parents=True)
     calib, calib_info = None, None
     if any(RECIPES.get(t.recipe).needs_calibration for t in targets):
@@ -399,10 +399,3 @@ def _write_tables(report: ExportReport) -> None:
         text += "\n"
     write_text(report.folder / "gates.md", text)
 
-
-def _fresh(path: Path) -> Path:
-    candidate, i = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}-{i}")
-        i += 1
-    return candidate

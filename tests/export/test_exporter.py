@@ -4,27 +4,20 @@ import json
 
 import pytest
 
-from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from edgeseg.errors import ConfigError, RunError
 from edgeseg.export.artifact import read_manifest, sha256_file
 from edgeseg.export.exporter import ExportConfig, export_run, plan_targets
-from edgeseg.train import train
 
 
-@pytest.fixture(scope="module")
-def tiny_run(sample_root, tmp_path_factory):
-    cfg = RunConfig(
-        data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=12),
-        model=ModelConfig(name="unet_w025"),
-        train=TrainConfig(epochs=2, max_steps=3),
-    )
-    return train(cfg, runs_root=tmp_path_factory.mktemp("runs"), name="tiny")
+@pytest.fixture(scope="module", name="tiny")
+def tiny_fixture(tiny_run):
+    return tiny_run("tiny", epochs=2, max_steps=3)
 
 
-def test_float_artifacts_pass_their_gate(tiny_run):
+def test_float_artifacts_pass_their_gate(tiny):
     cfg = ExportConfig(formats=("tflite", "onnx"), recipes=("fp32",), limit=6)
-    report = export_run(tiny_run.path, cfg)
-    assert report.passed and report.folder == tiny_run.path / "export"
+    report = export_run(tiny.path, cfg)
+    assert report.passed and report.folder == tiny.path / "export"
     labels = [r.artifact for r in report.results]
     assert labels == ["tflite_fp32", "onnx_fp32"]
     for r in report.results:
@@ -35,20 +28,20 @@ def test_float_artifacts_pass_their_gate(tiny_run):
         assert m.sha256 == sha256_file(model_file) and m.size_bytes == model_file.stat().st_size
         assert m.gate["passed"] is True and m.gate["split"] == "validation"
         assert m.input_size == (64, 96) and m.params > 1_900_000 and m.macs > 0
-        assert m.source_run == str(tiny_run.path) and m.config_hash and m.normalisation["scale"] == pytest.approx(1 / 255)
+        assert m.source_run == str(tiny.path) and m.config_hash and m.normalisation["scale"] == pytest.approx(1 / 255)
     gates = json.loads((report.folder / "gates.json").read_text())
     assert gates["passed"] and len(gates["results"]) == 2
     assert "| tflite_fp32 |" in (report.folder / "gates.md").read_text()
     # A second export never overwrites the first.
-    again = export_run(tiny_run.path, ExportConfig(formats=("tflite",), recipes=("fp32",), limit=2))
+    again = export_run(tiny.path, ExportConfig(formats=("tflite",), recipes=("fp32",), limit=2))
     assert again.folder.name == "export-2"
 
 
-def test_int8_with_calibration_record(tiny_run, tmp_path):
+def test_int8_with_calibration_record(tiny, tmp_path):
     cfg = ExportConfig(formats=("tflite",), recipes=("static_wi8_ai8",), calib_n=8, limit=6,
                        max_dice_drop=1.0, fallback=False)
     with pytest.warns(UserWarning, match="calibration images"):
-        report = export_run(tiny_run.path, cfg, out=tmp_path / "ex")
+        report = export_run(tiny.path, cfg, out=tmp_path / "ex")
     (r,) = report.results
     assert r.artifact == "tflite_static_wi8_ai8_int8io" and r.passed
     m = read_manifest(tmp_path / "ex" / r.artifact / "model.tflite")
@@ -57,12 +50,12 @@ def test_int8_with_calibration_record(tiny_run, tmp_path):
     assert len(listed) == 8 and all("/train/" in p for p in listed)
 
 
-def test_fallback_runs_in_order_and_is_reported(tiny_run, tmp_path):
+def test_fallback_runs_in_order_and_is_reported(tiny, tmp_path):
     # A budget no artifact can meet (Dice can never rise by a full point) forces the whole chain.
     cfg = ExportConfig(formats=("onnx",), recipes=("static_wi8_ai8",), calib_n=4, limit=4, max_dice_drop=0.0,
                        qat_epochs=1, qat_max_steps=1)
     with pytest.warns(UserWarning):
-        report = export_run(tiny_run.path, cfg, out=tmp_path / "fb")
+        report = export_run(tiny.path, cfg, out=tmp_path / "fb")
     (fb,) = report.fallbacks
     rank = {"calibration": 0, "selective": 1, "qat": 2}
     ranks = [rank[s["strategy"].split(":")[0].split(" ")[0]] for s in fb["steps"]]

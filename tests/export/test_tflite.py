@@ -14,9 +14,6 @@ import pytest
 
 from edgeseg._keras import keras, tf
 from edgeseg.config import Normalisation
-from edgeseg.data.decode import read_image, read_mask
-from edgeseg.data.pairs import find_pairs
-from edgeseg.data.pipeline import resize_image, resize_mask
 from edgeseg.errors import ConfigError
 from edgeseg.export import tflite as tflite_module
 from edgeseg.export.artifact import TensorSpec
@@ -25,7 +22,6 @@ from edgeseg.models import create_model
 from edgeseg.quantize.recipes import IO_TYPES, RECIPES
 from edgeseg.runtime.tflite_runner import TFLiteRunner
 
-SIZE = (64, 96)  # non-square and divisible by 16, so an H/W mix-up fails
 WEIGHT_BYTES = {"float32": 4, "float16": 2, "int8": 1}
 # Every recipe the float checkpoint can take, with every IO type it allows (from the registries,
 # so a new recipe is tested automatically). QAT needs its own model: see the slow test below.
@@ -38,19 +34,7 @@ COMBOS = [
 FLOAT_RECIPES = [name for name in RECIPES.names() if not RECIPES.get(name).integer_activations]
 
 
-def _load(root: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 64, 96, 3) float32 normalised images and (n, 64, 96, 1) float32 {0, 1} masks."""
-    pairs = find_pairs(root).pairs[:n]
-    x = np.stack([Normalisation().apply(resize_image(read_image(p.image), SIZE)) for p in pairs])
-    y = np.stack([resize_mask(read_mask(p.mask), SIZE) for p in pairs])[..., None]
-    return x.astype(np.float32), y.astype(np.float32)
-
-
-def _dice(a: np.ndarray, b: np.ndarray) -> float:
-    """Pooled Dice of the 0.5-thresholded probability maps (1.0 when both are empty)."""
-    a, b = a > 0.5, b > 0.5
-    total = a.sum() + b.sum()
-    return 1.0 if total == 0 else float(2 * (a & b).sum() / total)
+from _realdata import SIZE, load_xy as _load, mask_dice as _dice  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeseg._keras import keras, tf
-from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from edgeseg.config import RunConfig
 from edgeseg.errors import ConfigError, RunError
 from edgeseg.models import MaxUnpool, PoolIndexMask, create_model
 from edgeseg.quantize.qat import (
@@ -19,7 +19,6 @@ from edgeseg.quantize.qat import (
     quantize_aware,
     quantize_plan,
 )
-from edgeseg.train import train
 
 
 def _digest(path):
@@ -52,13 +51,8 @@ def _run_tflite(flatbuffer, x):
 
 
 @pytest.fixture(scope="module")
-def source(sample_root, tmp_path_factory):
-    cfg = RunConfig(
-        data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=12),
-        model=ModelConfig("unet_w025"),
-        train=TrainConfig(epochs=1, max_steps=2),
-    )
-    return train(cfg, runs_root=tmp_path_factory.mktemp("runs"), name="float")
+def source(tiny_run):
+    return tiny_run("float")
 
 
 @pytest.fixture(scope="module")
