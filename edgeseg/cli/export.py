@@ -25,7 +25,7 @@ def export_cmd(
     format: Annotated[Optional[list[str]], typer.Option("--format", "-f", help=f"Format(s) and the recipes each supports: {_FORMATS_HELP}. [default: tflite]")] = None,
     quant: Annotated[Optional[list[str]], typer.Option("--quant", "-q", help=f"Recipe(s): {_RECIPES_HELP}. [default: fp32]")] = None,
     int8: Annotated[bool, typer.Option("--int8", help="Shorthand for --format tflite --format onnx --quant static_wi8_ai8.")] = False,
-    qat: Annotated[bool, typer.Option("--qat", help="Quantization-aware fine-tune a copy of the run first (the float run is untouched), then export int8 from it.")] = False,
+    qat: Annotated[bool, typer.Option("--qat", help="Quantization-aware fine-tune a copy of the run first (the float run is untouched), then export int8 TFLite and ONNX from it.")] = False,
     io: Annotated[Optional[str], typer.Option(help="IO dtype of full-integer TFLite artifacts: int8, uint8 or float32 (float-IO variant). [default: int8]")] = None,
     onnx_nchw: Annotated[bool, typer.Option("--onnx-nchw", help="ONNX input as NCHW (default NHWC).")] = False,
     opset: Annotated[int, typer.Option(help="ONNX opset (>= 13).")] = 17,
@@ -51,7 +51,7 @@ def export_cmd(
         raise ConfigError("--int8 is shorthand for --format tflite --format onnx --quant static_wi8_ai8; pass either it or --format/--quant")
     if qat and quant and any(q not in ("static_wi8_ai8", "qat_wi8_ai8") for q in quant):
         raise ConfigError("--qat exports full-integer artifacts; drop the float --quant recipes")
-    formats = ("tflite", "onnx") if int8 else tuple(format or ("tflite",))
+    formats = ("tflite", "onnx") if (int8 or (qat and not format)) else tuple(format or ("tflite",))
     recipes = ("static_wi8_ai8",) if (int8 or (qat and not quant)) else tuple(quant or ("fp32",))
     cfg = ExportConfig(
         formats=formats, recipes=recipes, io=io, onnx_nchw=onnx_nchw, opset=opset, calib_n=calib_n,
