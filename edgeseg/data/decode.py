@@ -114,7 +114,7 @@ def read_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
         (h, w), (mh, mw) = image.shape[:2], mask.shape
         raise DataError(
             f"image {pair.image} is {w}x{h} but mask {pair.mask} is {mw}x{mh} (WxH); "
-            "pairs must have the same size"
+            "pairs must have the same size (resize the mask to its image, or drop the pair)"
         )
     return image, mask
 
@@ -150,11 +150,11 @@ def _decode_error(path: Path, e: BaseException) -> DataError:
     if isinstance(e, PermissionError):
         return DataError(f"{path}: cannot read the file (permission denied)")
     if isinstance(e, UnidentifiedImageError):
-        return DataError(f"{path}: not a readable image (cannot identify image file)")
+        return DataError(f"{path}: not a readable image (cannot identify image file); replace it with a JPEG/PNG/BMP/TIFF or remove it")
     if isinstance(e, Image.DecompressionBombError):
         return DataError(f"{path}: image too large to decode safely ({e})")
     detail = str(e).splitlines()[0] if str(e) else type(e).__name__
-    return DataError(f"{path}: corrupt or truncated image ({detail})")
+    return DataError(f"{path}: corrupt or truncated image ({detail}); re-copy the file or remove the pair")
 
 
 def _convert(im: Image.Image, path: Path, mode: str) -> Image.Image:

@@ -365,7 +365,7 @@ def _split_folders(root: Path) -> dict[str, Path] | None:
 
 def _check_folder(root: Path) -> None:
     if not root.exists():
-        raise DataError(f"{root}: no such folder")
+        raise DataError(f"{root}: no such folder; check the path")
     if not root.is_dir():
         raise DataError(f"{root}: is a file; give the folder that holds the images and masks")
 

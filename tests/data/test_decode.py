@@ -232,7 +232,7 @@ def test_read_pair_size_mismatch_names_both_files(real_pairs: RealPairs, shared_
     with pytest.raises(DataError) as e:
         read_pair(Pair(image, mask))
     assert str(e.value) == (
-        f"image {image} is 256x192 but mask {mask} is 128x128 (WxH); pairs must have the same size"
+        f"image {image} is 256x192 but mask {mask} is 128x128 (WxH); pairs must have the same size (resize the mask to its image, or drop the pair)"
     )
 
 
@@ -270,7 +270,7 @@ def test_not_an_image_missing_and_folder(tmp_path: Path) -> None:
     text.write_text("this is a text file, not a JPEG\n")
     with pytest.raises(DataError) as e:
         read_image(text)
-    assert str(e.value) == f"{text}: not a readable image (cannot identify image file)"
+    assert str(e.value) == f"{text}: not a readable image (cannot identify image file); replace it with a JPEG/PNG/BMP/TIFF or remove it"
     with pytest.raises(DataError) as e:
         read_mask(tmp_path / "missing.png")
     assert str(e.value) == f"{tmp_path / 'missing.png'}: no such file"

@@ -203,7 +203,7 @@ def test_unknown_layout_lists_the_choices(generic_root: Path) -> None:
 def test_missing_root_file_root_and_empty_root(tmp_path: Path) -> None:
     with pytest.raises(DataError) as e:
         find_pairs(tmp_path / "nope")
-    assert str(e.value) == f"{tmp_path / 'nope'}: no such folder"
+    assert str(e.value) == f"{tmp_path / 'nope'}: no such folder; check the path"
     (tmp_path / "file.jpg").write_bytes(b"x")
     with pytest.raises(DataError, match=r"file\.jpg: is a file; give the folder"):
         find_pairs(tmp_path / "file.jpg")
