@@ -27,6 +27,7 @@ def eval_cmd(
     close_px: CloseOpt = 0,
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
+    tta: Annotated[str, typer.Option(help="Test-time flip augmentation: none, h (horizontal) or hv (4 flips); costs 2-4 model calls per image.")] = "none",
 ) -> None:
     """Score a run or model: Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled), at the masks' own resolution; writes metrics.json, per_image.csv and a confusion heatmap."""
     from edgeseg.data.pairs import find_splits
@@ -36,6 +37,10 @@ def eval_cmd(
 
     post = postprocess_config(threshold, open_px, close_px, largest, fill_holes)
     runner = load_runner(model)
+    if tta != "none":
+        from edgeseg.runtime.tta import FlipTTARunner
+
+        runner = FlipTTARunner(runner, tta)
     is_run = model.is_dir()
     if data is None:
         if not is_run:
@@ -52,9 +57,9 @@ def eval_cmd(
     pairs = splits[split][:limit] if limit else splits[split]
     result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post)
     if out is None:
-        out = (model / "eval" / split) if is_run else Path("runs") / "eval" / model.stem
+        out = (model / "eval" / (split if tta == "none" else f"{split}-tta_{tta}")) if is_run else Path("runs") / "eval" / model.stem
         out = next_free_path(out)
-    paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split})
+    paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split, "tta": tta})
     typer.echo(f"{runner.path} on {source} [{split}]")
     typer.echo(format_table(result.scores))
     typer.echo(f"report: {paths['metrics'].parent}")
