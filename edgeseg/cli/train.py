@@ -60,7 +60,11 @@ def train_cmd(
     from edgeseg.train import train
 
     if resume is not None:
-        other = {k: v for k, v in locals().items() if k not in ("resume", "epochs", "project", "train", "resume_run", "tensorboard") and v is not None}
+        given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "size": size,
+                 "layout": layout, "limit": limit, "max_steps": max_steps, "augment": augment, "batch_norm": batch_norm,
+                 "encoder_weights": encoder_weights, "patience": patience, "seed": seed,
+                 "mixed_precision": mixed_precision, "config": config, "name": name}
+        other = {k: v for k, v in given.items() if v is not None}
         if other:
             raise ConfigError(f"--resume continues a run with its saved config; drop {', '.join('--' + k.replace('_', '-') for k in other)} (only --epochs may change)")
         run = resume_run(resume, epochs=epochs)
