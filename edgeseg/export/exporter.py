@@ -5,7 +5,7 @@ int8 artifact misses its budget.
 Output (a new folder per call, never overwritten)::
 
     RUN/export[-N]/calibration.json        the calibration image list (int8)
-    RUN/export[-N]/<format>_<recipe>[_<io>][-<fallback>]/{model file, manifest.json}
+    RUN/export[-N]/<format>_<recipe>[_<io>][-<fallback>]/{model file, manifest.json, golden/}
     RUN/export[-N]/gates.json, gates.md    the gate table (and fallbacks)
 """
 
@@ -175,7 +175,9 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
     provenance = _provenance(run, model)
 
     def attempt(target: Target, model_: Any = model, prov: dict[str, Any] | None = None) -> GateResult:
-        art_dir = _write_artifact(model_, target, folder, calib, calib_info, prov or provenance, rcfg, cfg)
+        # Golden vectors use the first evaluation image: a real image no artifact was tuned on.
+        art_dir = _write_artifact(model_, target, folder, calib, calib_info, prov or provenance, rcfg, cfg,
+                                  golden_image=pairs[0].image)
         result = _gate_artifact(art_dir, target, ref_eval, pairs, reference_run, cfg, budgets)
         report.results.append(result)
         status = "pass" if result.passed else "FAIL"
@@ -320,7 +322,7 @@ def _calibration(splits: Any, cfg: ExportConfig, rcfg: Any, folder: Path) -> tup
 
 
 def _write_artifact(model: Any, target: Target, folder: Path, calib: Any, calib_info: Any,
-                    provenance: dict[str, Any], rcfg: Any, cfg: ExportConfig) -> Path:
+                    provenance: dict[str, Any], rcfg: Any, cfg: ExportConfig, golden_image: Path | None = None) -> Path:
     fmt = FORMATS.get(target.format)
     recipe = RECIPES.get(target.recipe)
     dest = folder / target.label
@@ -329,6 +331,11 @@ def _write_artifact(model: Any, target: Target, folder: Path, calib: Any, calib_
         in_spec, out_spec = fmt.write(model, file, recipe, calib if recipe.needs_calibration else None, target.options)
         if target.format == "tflite":
             _add_metadata(file, rcfg)
+        if golden_image is not None:
+            from edgeseg.export.golden import write_golden
+            from edgeseg.runtime import load_runner
+
+            write_golden(tmp, load_runner(file), golden_image)
         manifest = Manifest(
             format=target.format, recipe=target.recipe, file=fmt.filename, sha256=sha256_file(file),
             size_bytes=size_bytes(file), input=in_spec, output=out_spec,

@@ -103,3 +103,21 @@ def test_savedmodel_artifact_runs_and_passes(tiny, tmp_path):
     assert r.artifact == "savedmodel_fp32" and r.passed and r.mask_agreement > 0.99
     m = read_manifest(tmp_path / "sm" / "savedmodel_fp32" / "model.savedmodel")
     assert m.sha256 == sha256_file(tmp_path / "sm" / "savedmodel_fp32" / "model.savedmodel")
+
+
+def test_golden_vectors_reproduce_through_the_runner(tiny, tmp_path):
+    import numpy as np
+
+    from edgeseg.export.golden import read_golden
+    from edgeseg.postprocess import postprocess, resize_prob
+    from edgeseg.runtime import load_runner
+
+    report = export_run(tiny.path, ExportConfig(formats=("tflite",), recipes=("fp32",), limit=2), out=tmp_path / "g")
+    art = tmp_path / "g" / report.results[0].artifact
+    g = read_golden(art)
+    runner = load_runner(art / "model.tflite")
+    assert g["input_array"].shape == (1, 64, 96, 3) and g["image_array"].shape == (192, 256, 3)
+    np.testing.assert_allclose(runner(g["input_array"]), g["output_array"], atol=1e-6)
+    mask = postprocess(resize_prob(g["output_array"][0, ..., 0], g["image_array"].shape[:2]))
+    np.testing.assert_array_equal(mask, g["mask_array"])
+    assert g["mask"]["area_fraction"] == mask.mean()
