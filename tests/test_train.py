@@ -28,7 +28,7 @@ def _weights(run):
 @pytest.fixture(scope="module")
 def straight(sample_root, tmp_path_factory):
     """A run trained for 3 epochs without interruption."""
-    return train(_cfg(sample_root, 3), runs_root=tmp_path_factory.mktemp("runs"), name="straight")
+    return train(_cfg(sample_root, 3, tensorboard=True), runs_root=tmp_path_factory.mktemp("runs"), name="straight")
 
 
 def test_run_directory_contents(straight):
@@ -37,6 +37,7 @@ def test_run_directory_contents(straight):
         assert (p / name).is_file(), name
     for name in ("last.keras", "last.weights.h5", "best.keras"):
         assert (p / "checkpoints" / name).is_file(), name
+    assert list((p / "tensorboard").rglob("events.out.tfevents.*"))  # --tensorboard logs
     state = json.loads((p / "state.json").read_text())
     assert state["epoch"] == 3 and state["finished"] is True
     rows = (p / "history.csv").read_text().strip().splitlines()
