@@ -344,7 +344,7 @@ def _first_line(e: BaseException) -> str:
 @contextlib.contextmanager
 def _quiet_converter() -> Iterator[None]:
     """The converter warns on every call about things decided on purpose here (the frozen-graph
-    path, float statistics for float IO, the debugger's internal tf.lite.Interpreter) and its C++
+    path, float statistics for float IO, the debugger's internal TF interpreter) and its C++
     quantizer prints its settings to stderr; the CLI's own lines would drown. Failures still
     raise with their message. ``EDGESEG_TF_LOGS=1`` keeps it all, as in :mod:`edgeseg._keras`."""
     if os.environ.get("EDGESEG_TF_LOGS") == "1":
