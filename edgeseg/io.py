@@ -27,6 +27,9 @@ def atomic_path(dest: str | os.PathLike, suffix: str | None = None) -> Iterator[
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            # mkstemp creates 0600 files; give the artifact the permissions a plain open() would.
+            os.chmod(tmp_path, 0o666 & ~current_umask())
         os.replace(tmp_path, dest)
     finally:
         if tmp_path.exists():
@@ -66,3 +69,9 @@ def next_free_path(path: str | os.PathLike) -> Path:
         candidate = path.with_name(f"{path.name}-{i}")
         i += 1
     return candidate
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

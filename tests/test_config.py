@@ -67,3 +67,17 @@ def test_registry_errors_list_names():
         r.get("alpah")
     with pytest.raises(ValueError):
         r.add("alpha", 3)
+
+
+def test_atomic_writes_leave_no_temp_and_normal_permissions(tmp_path):
+    import os
+
+    from edgeseg.io import atomic_path, current_umask, write_json
+
+    path = write_json(tmp_path / "a.json", {"x": 1})
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~current_umask()
+    with pytest.raises(RuntimeError):
+        with atomic_path(tmp_path / "b.bin") as tmp:
+            tmp.write_bytes(b"half")
+            raise RuntimeError("crash mid-write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]  # no b.bin, no temp file

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import RunError
+from edgeseg.io import current_umask
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -159,6 +160,7 @@ def atomic_folder(dest: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 folders
         os.replace(tmp, dest)
     finally:
         if tmp.exists():
