@@ -58,6 +58,10 @@ class Manifest:
     normalisation: dict[str, float] = field(default_factory=lambda: {"scale": 1 / 255, "offset": 0.0})
     output_meaning: str = "per-pixel lesion probability (sigmoid), shape (N, H, W, 1)"
     threshold: float = 0.5
+    # How apps turn probabilities into the mask and when they warn (edgeseg.screen); the Android
+    # app and the web page read these instead of hard-coding them.
+    postprocess: dict[str, Any] | None = None
+    hints: dict[str, Any] | None = None
     source_run: str | None = None
     source_model: str | None = None
     model_name: str | None = None

@@ -24,6 +24,8 @@ from edgeseg.export.formats import FORMATS, WriteOptions
 from edgeseg.gates import GateResult, budget_for, gate, gate_table, load_budgets
 from edgeseg.io import next_free_path, write_json, write_text
 from edgeseg.quantize.recipes import CALIBRATION_METHODS, IO_TYPES, RECIPES
+from edgeseg.postprocess import PostprocessConfig
+from edgeseg.screen.hints import HintConfig
 
 FALLBACK_CALIBRATION = ("percentile", "entropy", "minmax")  # most promising first
 SELECTIVE_STEPS = (1, 3)  # how many of the worst-error ops to keep in float, in order
@@ -344,6 +346,7 @@ def _write_artifact(model: Any, target: Target, folder: Path, calib: Any, calib_
             calibration=calib_info if recipe.needs_calibration else None,
             export_config={"target": target.label, "strategy": target.strategy,
                            "options": dataclasses.asdict(target.options), "export": dataclasses.asdict(cfg)},
+            postprocess=dataclasses.asdict(PostprocessConfig()), hints=dataclasses.asdict(HintConfig()),
             **provenance,
         )
         write_manifest(tmp, manifest)

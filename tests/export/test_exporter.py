@@ -109,15 +109,23 @@ def test_golden_vectors_reproduce_through_the_runner(tiny, tmp_path):
     import numpy as np
 
     from edgeseg.export.golden import read_golden
-    from edgeseg.postprocess import postprocess, resize_prob
     from edgeseg.runtime import load_runner
+    from edgeseg.screen.frame import frame_mask, preprocess_frame
+    from edgeseg.screen.hints import measures, screening_hints
 
     report = export_run(tiny.path, ExportConfig(formats=("tflite",), recipes=("fp32",), limit=2), out=tmp_path / "g")
     art = tmp_path / "g" / report.results[0].artifact
     g = read_golden(art)
     runner = load_runner(art / "model.tflite")
+    manifest = read_manifest(art / "model.tflite")
+    assert manifest.postprocess["threshold"] == 0.5 and manifest.hints == g["hint_config"]
     assert g["input_array"].shape == (1, 64, 96, 3) and g["image_array"].shape == (192, 256, 3)
+    x, small, box = preprocess_frame(g["image_array"], runner.input_size, runner.normalisation)
+    np.testing.assert_array_equal(x, g["input_array"])
+    assert box.__dict__ == g["crop_box"]
     np.testing.assert_allclose(runner(g["input_array"]), g["output_array"], atol=1e-6)
-    mask = postprocess(resize_prob(g["output_array"][0, ..., 0], g["image_array"].shape[:2]))
+    mask, _ = frame_mask(g["output_array"][0, ..., 0], box, g["image_array"].shape[:2])
     np.testing.assert_array_equal(mask, g["mask_array"])
     assert g["mask"]["area_fraction"] == mask.mean()
+    m = measures(small, g["output_array"][0, ..., 0], 0.5)
+    assert m == g["measures"] and screening_hints(m) == g["hints"]
