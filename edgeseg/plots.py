@@ -1,4 +1,5 @@
-"""Plots people would rather look at than read: training curves and confusion heatmaps."""
+"""Plots people would rather look at than read: training curves, confusion heatmaps, the bench's
+Pareto and scaling plots."""
 
 from __future__ import annotations
 
@@ -65,5 +66,60 @@ def plot_confusion(tp: int, fp: int, fn: int, tn: int, out_png: str | Path, titl
     fig.tight_layout()
     with atomic_path(out_png) as tmp:
         fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def pareto_plot(rows: list[dict], out_png: str | Path) -> Path:
+    """Dice against p50 latency (log x), one point per artifact/runtime/threads, size = file size;
+    the Pareto front (nothing both faster and more accurate) is joined by a line."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 5))
+    runtimes = sorted({r["runtime"] for r in rows})
+    colours = dict(zip(runtimes, plt.cm.tab10.colors))
+    for r in rows:
+        ax.scatter(r["p50_ms"], r["dice"], s=20 + 30 * r["size_bytes"] / 1e6, color=colours[r["runtime"]], alpha=0.7,
+                   edgecolors="black", linewidths=0.5)
+        ax.annotate(f"{r['artifact']} {r['threads']}t", (r["p50_ms"], r["dice"]), fontsize=6, alpha=0.8,
+                    xytext=(3, 3), textcoords="offset points")
+    front, best = [], -1.0
+    for r in sorted(rows, key=lambda r: r["p50_ms"]):
+        if r["dice"] > best:
+            front.append(r)
+            best = r["dice"]
+    ax.plot([r["p50_ms"] for r in front], [r["dice"] for r in front], "k--", lw=0.8, label="Pareto front")
+    for rt, c in colours.items():
+        ax.scatter([], [], color=c, label=rt)
+    ax.set_xscale("log")
+    ax.set_xlabel("p50 latency per call, ms (log)")
+    ax.set_ylabel("Dice (gate split)")
+    ax.set_title("Accuracy vs latency (point area ∝ file size)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    return Path(out_png)
+
+
+def sweep_plot(points: list[dict], out_png: str | Path) -> Path:
+    """Latency against pixels (one line per width) and against width (one line per size), log-log."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for key, other, ax, xlabel in (("pixels", "width", axes[0], "input pixels"), ("width", "pixels", axes[1], "width multiplier")):
+        for value in sorted({p[other] for p in points}):
+            pts = sorted((p for p in points if p[other] == value), key=lambda p: p[key])
+            ax.plot([p[key] for p in pts], [p["p50_ms"] for p in pts], "-o", ms=4,
+                    label=f"{other} {value:g}" if other == "width" else f"{value / 1e3:.0f}k px")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel + " (log)")
+        ax.set_ylabel("p50 ms (log)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return Path(out_png)

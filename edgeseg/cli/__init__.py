@@ -62,7 +62,9 @@ def _root(
     """edgeseg: train, evaluate and predict skin-lesion segmentation models."""
 
 
-from edgeseg.cli import data as _data  # noqa: E402,F401  (registers commands)
+from edgeseg.cli import bench as _bench  # noqa: E402,F401  (registers commands)
+from edgeseg.cli import camera as _camera  # noqa: E402,F401
+from edgeseg.cli import data as _data  # noqa: E402,F401
 from edgeseg.cli import evaluate as _evaluate  # noqa: E402,F401
 from edgeseg.cli import export as _export  # noqa: E402,F401
 from edgeseg.cli import models as _models  # noqa: E402,F401

@@ -28,3 +28,18 @@ def postprocess_config(threshold: float, open_px: int, close_px: int, largest: b
     from edgeseg.postprocess import PostprocessConfig
 
     return PostprocessConfig(threshold, open_px, close_px, largest, fill)
+
+
+def parse_size(text: str | None, option: str = "--size") -> tuple[int, int] | None:
+    """``"192x256"`` -> ``(192, 256)``; a one-line ConfigError otherwise."""
+    from edgeseg.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"{option} must look like HEIGHTxWIDTH (e.g. 192x256), got {text!r}") from None
+    if h < 1 or w < 1:
+        raise ConfigError(f"{option} must be positive, got {text!r}")
+    return h, w

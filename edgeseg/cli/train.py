@@ -9,21 +9,11 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli import app
-from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt
+from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt, parse_size
 from edgeseg.config import AugmentConfig, DataConfig, RunConfig
 from edgeseg.errors import ConfigError
 
 _P = "Options are layered: defaults, then --config FILE, then the options you pass."
-
-
-def _size(text: str | None) -> tuple[int, int] | None:
-    if text is None:
-        return None
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--size must look like HEIGHTxWIDTH (e.g. 192x256), got {text!r}") from None
-    return h, w
 
 
 def _set(obj, **changes):  # noqa: ANN001,ANN202
@@ -72,7 +62,7 @@ def train_cmd(
         return
 
     base = RunConfig.load(config) if config else RunConfig(data=DataConfig(root=str(DEFAULT_DATA)))
-    hw = _size(size)
+    hw = parse_size(size)
     cfg = dataclasses.replace(
         base,
         data=_set(

@@ -1,0 +1,76 @@
+"""One benchmark measurement in its own process: ``python -m edgeseg.bench.worker`` reads a JSON
+job on stdin and prints one JSON result line.
+
+A process per row keeps the figures honest: thread pools (TF's especially) are fixed when a
+runtime starts, the peak resident memory belongs to this one artifact, and a crash or hang
+in one runtime cannot take the others down.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def infer(job: dict[str, Any]) -> dict[str, Any]:
+    from edgeseg.bench.runtimes import BENCH_RUNTIMES
+    from edgeseg.bench.timing import time_runner
+
+    rt = BENCH_RUNTIMES.get(job["runtime"])
+    rss0 = _rss_mb()
+    t0 = time.perf_counter()
+    runner = rt.load(Path(job["artifact"]), int(job["threads"]))
+    load_s = time.perf_counter() - t0
+    timing = time_runner(runner, batch=int(job["batch"]), warmup=int(job["warmup"]),
+                         min_runs=int(job["min_runs"]), min_seconds=float(job["min_seconds"]))
+    out = {"timing": timing.to_dict(), "load_s": load_s, "rss_before_load_mb": rss0,
+           "peak_rss_mb": _peak_rss_mb(), "input_size": list(runner.input_size)}
+    if hasattr(runner, "providers"):
+        out["providers"] = list(runner.providers)
+    if job.get("frame"):
+        from edgeseg.bench.frame import time_frame
+
+        out["frame"] = time_frame(runner, job["frame"], warmup=int(job["warmup"]), min_runs=int(job["min_runs"]),
+                                  min_seconds=float(job["min_seconds"]))
+    return out
+
+
+def gemm(job: dict[str, Any]) -> dict[str, Any]:
+    from edgeseg.bench.system import gemm_gflops
+
+    return {"gflops": max(gemm_gflops(int(job.get("n", 1024))) for _ in range(int(job.get("rounds", 3))))}
+
+
+JOBS = {"infer": infer, "gemm": gemm}
+
+
+def main() -> int:
+    job = json.loads(sys.stdin.read())
+    try:
+        result = {"ok": True, **JOBS[job["kind"]](job)}
+    except Exception as e:  # the parent records the reason in the row; one failure never stops the bench
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        result = {"ok": False, "error": f"{type(e).__name__}: {first}", "traceback": traceback.format_exc()}
+    print("EDGESEG_RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

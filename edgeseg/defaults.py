@@ -1,0 +1,30 @@
+"""The shipped default model: what ``predict``, ``camera``, ``bench`` and ``serve-web`` use
+when no model is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgeseg.errors import RunError
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "export" / "unet_w025"
+# The phone model first; the float file is the fallback for runtimes without int8 kernels.
+DEFAULT_ARTIFACT = SHIPPED / "tflite_static_wi8_ai8_int8io" / "model.tflite"
+
+
+def default_artifact(search: Path = Path("runs")) -> Path:
+    """The shipped int8 TFLite, else the newest exported artifact under ``search``.
+
+    Raises:
+        RunError: neither exists.
+    """
+    if DEFAULT_ARTIFACT.is_file():
+        return DEFAULT_ARTIFACT
+    manifests = sorted(search.glob("**/export*/*/manifest.json"), key=lambda p: p.stat().st_mtime)
+    for m in reversed(manifests):
+        models = [f for f in m.parent.iterdir() if f.suffix in (".tflite", ".onnx")]
+        if models:
+            return models[0]
+    raise RunError(f"no model given, no shipped model at {DEFAULT_ARTIFACT} and no export under {search}/; "
+                   "pass a model or run `edgeseg export`")

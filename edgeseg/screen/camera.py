@@ -1,0 +1,359 @@
+"""The camera loop: a reader thread keeps only the latest frame (a slow model drops frames
+instead of building up lag), the main thread runs :class:`FrameProcessor` on it, and every
+processed frame becomes one JSONL line (and a video frame with ``--save``).
+
+Sources: a camera index, a video file, or a folder of images. File sources are paced at their
+frame rate by default (``realtime``), so they behave like a camera; ``realtime=False`` hands
+every frame to the model in turn (no drops), which is how results are compared with
+``edgeseg predict``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edgeseg.data.decode import IMAGE_SUFFIXES
+from edgeseg.errors import DataError, EdgesegError, RunError
+from edgeseg.io import atomic_path, write_json
+from edgeseg.screen.frame import check_frame
+from edgeseg.screen.process import STAGES, FrameProcessor, draw_overlay
+
+CAMERA_PROBE = range(5)
+
+
+class SourceError(DataError):
+    """The source failed mid-stream; what was processed so far has been kept."""
+
+
+@dataclass(frozen=True)
+class CameraConfig:
+    """Options of one camera session (saved as ``camera_config.json`` beside the outputs)."""
+
+    source: str = "0"
+    headless: bool = False
+    save: str | None = None  # annotated video path
+    jsonl: str | None = None  # per-frame records (default: beside --save, or none)
+    snapshot_every: int = 0
+    snapshot_dir: str | None = None
+    smooth: float = 0.0
+    realtime: bool = True
+    fps: float = 30.0  # pace of a folder of images (video files use their own)
+    max_frames: int = 0  # 0: until the source ends
+
+
+class Source:
+    """Frames from a camera index, a video file or an image folder, as RGB uint8."""
+
+    def __init__(self, spec: str, fps: float = 30.0) -> None:
+        self.spec, self.kind = spec, "camera" if spec.isdigit() else "folder" if Path(spec).is_dir() else "video"
+        self.expected: int | None = None
+        self._files: list[Path] = []
+        self._cap: Any = None
+        if self.kind == "camera":
+            self._cap = _open_camera(int(spec))
+            self.fps = self._cap.get(cv2.CAP_PROP_FPS) or 30.0
+        elif self.kind == "folder":
+            self._files = sorted(p for p in Path(spec).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not self._files:
+                raise DataError(f"{spec}: no images in this folder")
+            self.fps, self.expected = fps, len(self._files)
+        else:
+            if not Path(spec).is_file():
+                raise DataError(f"{spec}: no such video file, folder or camera index")
+            self._cap = cv2.VideoCapture(spec)
+            if not self._cap.isOpened():
+                raise DataError(f"{spec}: cannot open this video (unknown container or codec)")
+            self.fps = self._cap.get(cv2.CAP_PROP_FPS) or fps
+            n = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
+            self.expected = n if n > 0 else None
+        self._i = 0
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """Yield frames; raise SourceError if the source fails before its end."""
+        if self.kind == "folder":
+            for i, p in enumerate(self._files):
+                bgr = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+                if bgr is None:
+                    raise SourceError(f"{p}: frame {i} cannot be decoded")
+                yield _to_rgb(bgr, f"{p}: frame {i}")
+            return
+        i = 0
+        while True:
+            ok, bgr = self._cap.read()
+            if not ok or bgr is None:
+                if i == 0:
+                    raise SourceError(f"{self.spec}: no frame could be decoded")
+                if self.kind == "camera":
+                    raise SourceError(f"camera {self.spec} disconnected after {i} frames")
+                if self.expected and i < self.expected - 1:  # some containers over-count by one
+                    raise SourceError(f"{self.spec}: stream ended at frame {i} of {self.expected} (truncated or disconnected)")
+                return
+            yield _to_rgb(bgr, f"{self.spec}: frame {i}")
+            i += 1
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+
+
+def _to_rgb(bgr: np.ndarray, where: str) -> np.ndarray:
+    if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+        raise SourceError(f"{where}: unexpected frame shape {bgr.shape} {bgr.dtype} (expected H×W×3 uint8)")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _open_camera(index: int) -> Any:
+    cap = cv2.VideoCapture(index)
+    if cap.isOpened():
+        return cap
+    cap.release()
+    tried = sorted({index, *CAMERA_PROBE})
+    found = []
+    for i in tried:
+        c = cv2.VideoCapture(i)
+        if c.isOpened():
+            found.append(i)
+        c.release()
+    raise DataError(f"camera {index} is not available (tried indices {', '.join(map(str, tried))}; "
+                    f"{'available: ' + ', '.join(map(str, found)) if found else 'none opened'})")
+
+
+@dataclass
+class _Slot:
+    frame: np.ndarray | None = None
+    index: int = -1
+    t_capture: float = 0.0
+    done: bool = False
+    error: BaseException | None = None
+
+
+class LatestFrameReader:
+    """A thread that reads the source and keeps only the newest frame.
+
+    ``take()`` returns the newest frame not yet taken (waiting if needed) or None at the end.
+    A frame replaced before it was taken counts as dropped. With ``realtime`` the source is
+    paced at its frame rate (a file behaves like a camera); without it the reader waits for
+    each frame to be taken (nothing is dropped).
+    """
+
+    def __init__(self, source: Source, realtime: bool = True, max_frames: int = 0) -> None:
+        self.source, self.realtime, self.max_frames = source, realtime, max_frames
+        self.read = self.dropped = 0
+        self._slot = _Slot()
+        self._cv = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="edgeseg-capture", daemon=True)
+
+    def start(self) -> LatestFrameReader:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        period = 1.0 / self.source.fps if self.source.fps else 0.0
+        t0 = time.perf_counter()
+        try:
+            for i, frame in enumerate(self.source.frames()):
+                if self._stop.is_set() or (self.max_frames and i >= self.max_frames):
+                    break
+                if self.realtime and self.source.kind != "camera":
+                    delay = t0 + i * period - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                with self._cv:
+                    if not self.realtime:
+                        self._cv.wait_for(lambda: self._slot.frame is None or self._stop.is_set())
+                    if self._slot.frame is not None:
+                        self.dropped += 1
+                    self._slot.frame, self._slot.index, self._slot.t_capture = frame, i, time.perf_counter()
+                    self.read += 1
+                    self._cv.notify_all()
+        except BaseException as e:  # handed to the consumer, which stops cleanly and reports it
+            with self._cv:
+                self._slot.error = e
+        finally:
+            with self._cv:
+                self._slot.done = True
+                self._cv.notify_all()
+
+    def take(self) -> tuple[np.ndarray, int, float] | None:
+        with self._cv:
+            self._cv.wait_for(lambda: self._slot.frame is not None or self._slot.done)
+            if self._slot.frame is None:
+                if self._slot.error is not None:
+                    raise self._slot.error
+                return None
+            out = (self._slot.frame, self._slot.index, self._slot.t_capture)
+            self._slot.frame = None
+            self._cv.notify_all()
+            return out
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._cv:
+            self._cv.notify_all()
+        self._thread.join(timeout=5)
+        self.source.close()
+
+
+@dataclass
+class CameraSummary:
+    frames_read: int = 0
+    frames_processed: int = 0
+    frames_dropped: int = 0
+    seconds: float = 0.0
+    latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)
+    lag_ms: dict[str, float] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames_processed / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fps": self.fps}
+
+    def text(self) -> str:
+        lines = [f"frames: {self.frames_read} read, {self.frames_processed} processed, {self.frames_dropped} dropped "
+                 f"in {self.seconds:.1f} s ({self.fps:.1f} FPS processed)"]
+        for stage, q in self.latency_ms.items():
+            lines.append(f"  {stage:<12} p50 {q['p50']:7.1f} ms   p90 {q['p90']:7.1f} ms")
+        if self.lag_ms:
+            lines.append(f"  {'lag':<12} p50 {self.lag_ms['p50']:7.1f} ms   p90 {self.lag_ms['p90']:7.1f} ms   "
+                         f"max {self.lag_ms['max']:.1f} ms (capture -> result)")
+        return "\n".join(lines)
+
+
+def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
+    """Run the loop until the source ends (or 'q' in the window). Outputs are flushed as they
+    are written, so a failure mid-stream keeps everything up to it.
+
+    Raises:
+        SourceError / DataError: after stopping cleanly; ``summary`` is attached to the exception.
+    """
+    source = Source(cfg.source, cfg.fps)
+    reader = LatestFrameReader(source, realtime=cfg.realtime, max_frames=cfg.max_frames).start()
+    summary = CameraSummary()
+    times: dict[str, list[float]] = {s: [] for s in ("capture_wait", *STAGES, "total")}
+    lags: list[float] = []
+    writer = jsonl = None
+    snap_dir = Path(cfg.snapshot_dir) if cfg.snapshot_dir else None
+    window = not cfg.headless
+    start = time.perf_counter()
+    shape: tuple[int, ...] | None = None
+    error: EdgesegError | None = None
+    try:
+        if cfg.jsonl:
+            Path(cfg.jsonl).parent.mkdir(parents=True, exist_ok=True)
+            jsonl = open(cfg.jsonl, "x")  # never overwrite an earlier session
+            summary.outputs["jsonl"] = cfg.jsonl
+        fps = None
+        while True:
+            t_wait = time.perf_counter()
+            try:
+                item = reader.take()
+            except EdgesegError as e:
+                error = e
+                break
+            if item is None:
+                break
+            frame, index, t_cap = item
+            waited = (time.perf_counter() - t_wait) * 1e3
+            if shape is not None and frame.shape != shape:
+                error = SourceError(f"{cfg.source}: frame {index} is {frame.shape}, earlier frames were {shape}")
+                break
+            try:
+                check_frame(frame)
+            except DataError as e:
+                error = SourceError(f"{cfg.source}: frame {index}: {e}")
+                break
+            shape = frame.shape
+            result = processor(frame, draw=False)
+            t_draw = time.perf_counter()
+            overlay = draw_overlay(frame, result, fps, {"wait": waited, **result.latency_ms}) if (window or cfg.save or snap_dir) else None
+            result.latency_ms["draw"] = (time.perf_counter() - t_draw) * 1e3
+            done = time.perf_counter()
+            lags.append((done - t_cap) * 1e3)
+            summary.frames_processed += 1
+            total = waited + sum(result.latency_ms.values())
+            fps = summary.frames_processed / (done - start)
+            for k, v in {"capture_wait": waited, **result.latency_ms, "total": total}.items():
+                times[k].append(v)
+            if cfg.save and overlay is not None:
+                if writer is None:
+                    writer = _video_writer(cfg.save, frame.shape, source.fps)
+                    summary.outputs["video"] = cfg.save
+                writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+            record = {"frame": index, "t": round(done - start, 4), "lag_ms": round(lags[-1], 2),
+                      "latency_ms": {"capture_wait": round(waited, 3), **{k: round(v, 3) for k, v in result.latency_ms.items()}},
+                      **{k: v for k, v in result.record().items() if k not in ("latency_ms",)}}
+            if jsonl:
+                jsonl.write(json.dumps(record) + "\n")
+                jsonl.flush()
+            snap = bool(snap_dir and cfg.snapshot_every and (summary.frames_processed - 1) % cfg.snapshot_every == 0)
+            if window:
+                key = _show(overlay)
+                if key == ord("q"):
+                    break
+                snap = snap or key == ord("s")
+            if snap:
+                save_snapshot(snap_dir or Path("runs/camera/snapshots"), index, frame, result.mask, overlay, record)
+    finally:
+        reader.stop()
+        summary.frames_read, summary.frames_dropped = reader.read, reader.dropped
+        summary.seconds = time.perf_counter() - start
+        if jsonl:
+            jsonl.close()
+        if writer is not None:
+            writer.release()
+        if window:
+            cv2.destroyAllWindows()
+        summary.latency_ms = {k: {"p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90))}
+                              for k, v in times.items() if v}
+        if lags:
+            summary.lag_ms = {"p50": float(np.percentile(lags, 50)), "p90": float(np.percentile(lags, 90)), "max": max(lags)}
+    if error is not None:
+        summary.error = str(error)
+        error.summary = summary  # type: ignore[attr-defined]
+        raise error
+    return summary
+
+
+def save_snapshot(folder: Path, index: int, frame: np.ndarray, mask: np.ndarray, overlay: np.ndarray | None,
+                  record: dict[str, Any]) -> None:
+    """frame_<i>.png, mask_<i>.png (0/255, full frame), overlay_<i>.jpg and frame_<i>.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, arr in ((f"frame_{index:06d}.png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)), (f"mask_{index:06d}.png", mask * 255),
+                      *(((f"overlay_{index:06d}.jpg", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)),) if overlay is not None else ())):
+        with atomic_path(folder / name) as tmp:
+            if not cv2.imwrite(str(tmp), arr):
+                raise RunError(f"{folder / name}: could not write")
+    write_json(folder / f"frame_{index:06d}.json", record)
+
+
+def _video_writer(path: str, shape: tuple[int, ...], fps: float) -> Any:
+    p = Path(path)
+    if p.exists():
+        raise RunError(f"{p} already exists; choose a new --save path (nothing is overwritten)")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"mp4v"), float(fps or 30.0), (shape[1], shape[0]))
+    if not writer.isOpened():
+        raise RunError(f"{p}: cannot write video (OpenCV has no mp4v encoder here)")
+    return writer
+
+
+def _show(overlay: np.ndarray | None) -> int:
+    try:
+        cv2.imshow("edgeseg camera (q quits, s saves a snapshot)", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
+        return cv2.waitKey(1) & 0xFF
+    except cv2.error:
+        raise RunError("cannot open a window here (no display or a headless OpenCV); use --headless --save out.mp4") from None

@@ -1,0 +1,156 @@
+"""``edgeseg camera`` on real ISIC frames with the shipped model: agreement with ``edgeseg
+predict``, the latest-frame-wins policy, and each bad-input case."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _video import pan_zoom_frames, write_video  # noqa: E402
+
+from edgeseg.defaults import DEFAULT_ARTIFACT  # noqa: E402
+
+pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model export/unet_w025 is missing")
+
+
+@pytest.fixture(scope="module")
+def frames(sample_root):
+    return pan_zoom_frames(sorted((sample_root / "test" / "images").glob("*.jpg")), n=16)
+
+
+@pytest.fixture(scope="module")
+def video(frames, tmp_path_factory):
+    return write_video(tmp_path_factory.mktemp("video") / "pan.mp4", frames)
+
+
+def _frames_dir(folder: Path, frames: list[np.ndarray]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(folder / f"f{i:03d}.png"), cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else np.logical_and(a, b).sum() / union
+
+
+def test_headless_masks_match_predict_on_the_same_frames(cli, video, tmp_path):
+    out = tmp_path / "session.mp4"
+    r = cli("camera", "--source", video, "--headless", "--save", out, "--every-frame", "--snapshot-every", "1")
+    assert r.exit_code == 0, r.output
+    assert "16 read, 16 processed, 0 dropped" in r.output and "inference" in r.output
+    lines = [json.loads(x) for x in out.with_suffix(".jsonl").read_text().splitlines()]
+    assert [x["frame"] for x in lines] == list(range(16))
+    assert all({"latency_ms", "area_fraction", "confidence", "hints", "hint_values"} <= set(x) for x in lines)
+    cap = cv2.VideoCapture(str(out))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 16
+    snaps = out.with_name("session_snapshots")
+    pred = tmp_path / "pred"
+    frames_only = _frames_dir(tmp_path / "decoded", [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+                                                     for p in sorted(snaps.glob("frame_*.png"))])
+    assert cli("predict", DEFAULT_ARTIFACT, frames_only, pred).exit_code == 0
+    ious = []
+    for i, p in enumerate(sorted(snaps.glob("mask_*.png"))):
+        cam = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0
+        ref = cv2.imread(str(pred / f"f{i:03d}_mask.png"), cv2.IMREAD_GRAYSCALE) > 0
+        ious.append(_iou(cam, ref))
+    assert len(ious) == 16 and min(ious) >= 0.99, ious
+    assert np.mean([x["area_fraction"] for x in lines]) > 0.05  # the lesions were found at all
+
+
+def test_latest_frame_wins_bounds_lag_and_counts_drops(frames, tmp_path):
+    from edgeseg.runtime import load_runner
+    from edgeseg.screen.camera import CameraConfig, run_camera
+    from edgeseg.screen.process import FrameProcessor
+
+    folder = _frames_dir(tmp_path / "fast", frames * 4)  # 64 frames offered at 400 FPS: faster than any model here
+    s = run_camera(FrameProcessor(load_runner(DEFAULT_ARTIFACT)),
+                   CameraConfig(source=str(folder), headless=True, realtime=True, fps=400.0))
+    assert s.frames_read == 64
+    assert s.frames_dropped > 0 and s.frames_processed + s.frames_dropped == s.frames_read
+    # Lag never builds up: each result is at most about one capture wait + one frame behind.
+    per_frame = s.latency_ms["total"]["p90"]
+    assert s.lag_ms["max"] < 3 * per_frame + 50, (s.lag_ms, per_frame)
+
+
+def test_every_frame_mode_drops_nothing(frames, tmp_path):
+    from edgeseg.runtime import load_runner
+    from edgeseg.screen.camera import CameraConfig, run_camera
+    from edgeseg.screen.process import FrameProcessor
+
+    folder = _frames_dir(tmp_path / "all", frames[:8])
+    s = run_camera(FrameProcessor(load_runner(DEFAULT_ARTIFACT)), CameraConfig(source=str(folder), headless=True, realtime=False))
+    assert (s.frames_read, s.frames_processed, s.frames_dropped) == (8, 8, 0)
+
+
+def test_smoothing_steadies_the_probability_map(frames):
+    from edgeseg.runtime import load_runner
+    from edgeseg.screen.process import FrameProcessor
+
+    runner = load_runner(DEFAULT_ARTIFACT)
+    plain, smooth = FrameProcessor(runner), FrameProcessor(runner, smooth=0.8)
+    a = [plain(f, draw=False).area_fraction for f in frames[:6]]
+    b = [smooth(f, draw=False).area_fraction for f in frames[:6]]
+    assert np.std(np.diff(b)) < np.std(np.diff(a))
+
+
+def _camera_error(result, *needles):
+    assert result.exit_code != 0, result.output
+    err = result.stderr.strip().splitlines()
+    assert err[-1].startswith("error: ") and "Traceback" not in result.output, result.output
+    for n in needles:
+        assert str(n) in err[-1], (n, err[-1])
+    return err
+
+
+def test_missing_camera_lists_the_indices_tried(cli):
+    r = cli("camera", "--source", "7", "--headless", "--jsonl", "/tmp/never.jsonl")
+    cli.assert_clean_error(r, "camera 7 is not available", "tried indices 0, 1, 2, 3, 4, 7")
+
+
+def test_unreadable_video_is_a_clean_error(cli, tmp_path):
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    r = cli("camera", "--source", bad, "--headless", "--save", tmp_path / "o.mp4")
+    _camera_error(r, str(bad))
+
+
+def test_disconnect_mid_stream_keeps_what_was_written(cli, frames, tmp_path):
+    folder = _frames_dir(tmp_path / "drop", frames[:6])
+    (folder / "f003.png").write_bytes(b"\x89PNG truncated")  # the source dies at frame 3
+    out = tmp_path / "o.mp4"
+    r = cli("camera", "--source", folder, "--headless", "--save", out, "--every-frame")
+    err = _camera_error(r, "f003.png", "frame 3 cannot be decoded")
+    assert any("3 processed" in line for line in err) and any("kept what was written" in line for line in err)
+    assert len(out.with_suffix(".jsonl").read_text().splitlines()) == 3
+    assert cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT) == 3
+
+
+@pytest.mark.parametrize("bad_frame, needle", [
+    (lambda f: cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), "unexpected frame shape"),
+    (lambda f: f[:100, :120], "earlier frames were"),
+])
+def test_frames_of_unexpected_size_or_channels_stop_cleanly(cli, frames, tmp_path, bad_frame, needle):
+    folder = _frames_dir(tmp_path / "odd", frames[:3])
+    bad = bad_frame(frames[3])
+    cv2.imwrite(str(folder / "f003.png"), bad if bad.ndim == 2 else cv2.cvtColor(bad, cv2.COLOR_RGB2BGR))
+    r = cli("camera", "--source", folder, "--headless", "--jsonl", tmp_path / "o.jsonl", "--every-frame")
+    err = _camera_error(r, needle)
+    assert any("3 processed" in line for line in err)
+
+
+def test_artifact_without_manifest_is_refused(cli, tmp_path):
+    bare = tmp_path / "model.tflite"
+    shutil.copy(DEFAULT_ARTIFACT, bare)
+    r = cli("camera", bare, "--source", "0", "--headless", "--jsonl", tmp_path / "o.jsonl")
+    cli.assert_clean_error(r, str(bare), "no manifest.json")
+
+
+def test_headless_without_an_output_is_refused(cli):
+    cli.assert_clean_error(cli("camera", "--source", "0", "--headless"), "--headless needs somewhere to write")
