@@ -125,3 +125,15 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
     assert main(["--debug", "train", "--data", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and "no such folder" in err
+
+
+def test_predict_without_a_model_uses_the_shipped_default(small_data, tmp_path, cli):
+    from edgeseg.defaults import DEFAULT_ARTIFACT
+
+    if not DEFAULT_ARTIFACT.is_file():
+        pytest.skip("no shipped model")
+    result = cli("predict", small_data, tmp_path / "pred")
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "pred" / "predictions.json").read_text())
+    assert record["model"] == str(DEFAULT_ARTIFACT) and len(record["predictions"]) == 6
+    cli.assert_clean_error(cli("predict", small_data), "[MODEL] INPUTS OUT_DIR")

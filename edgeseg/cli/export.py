@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli import app
-from edgeseg.cli.options import LimitOpt
+from edgeseg.cli.options import LimitOpt, parse_size
 from edgeseg.errors import ConfigError
 from edgeseg.export.formats import FORMATS
 from edgeseg.quantize.recipes import RECIPES
@@ -40,6 +40,7 @@ def export_cmd(
     fallback: Annotated[bool, typer.Option("--fallback/--no-fallback", help="Accuracy-aware int8: when static int8 misses its budget, try another calibration, then float ops, then QAT.")] = True,
     qat_epochs: Annotated[int, typer.Option(help="Epochs of QAT fine-tuning (--qat and the QAT fallback).")] = 1,
     qat_max_steps: Annotated[Optional[int], typer.Option(help="Cap on QAT steps per epoch (quick runs).")] = None,
+    size: Annotated[Optional[str], typer.Option(help="Export at this HxW input instead of the training size (same weights; e.g. 256x256 for benchmarks).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (one run only). [default: RUN/export, numbered if it exists]")] = None,
 ) -> None:
     """Export a run to TFLite / ONNX / SavedModel, evaluate every artifact on the same split as the
@@ -57,7 +58,7 @@ def export_cmd(
         formats=formats, recipes=recipes, io=io, onnx_nchw=onnx_nchw, opset=opset, calib_n=calib_n,
         calib_seed=calib_seed, calib_method=calib_method, calib_dir=str(calib_dir) if calib_dir else None,
         split=split, limit=limit, max_dice_drop=max_dice_drop, gates_file=str(gates) if gates else None,
-        fallback=fallback, qat_epochs=qat_epochs, qat_max_steps=qat_max_steps,
+        fallback=fallback, qat_epochs=qat_epochs, qat_max_steps=qat_max_steps, input_size=parse_size(size),
     )
     if out is not None and len(runs) > 1:
         raise ConfigError("--out names one folder; with several runs each export goes to RUN/export")

@@ -13,9 +13,10 @@ from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, Threshol
 
 @app.command("predict")
 def predict_cmd(
-    model: Annotated[Path, typer.Argument(help="A run directory (its best checkpoint) or a model file.")],
-    inputs: Annotated[Path, typer.Argument(help="An image, or a folder of images (or with an images/ sub-folder).")],
-    out_dir: Annotated[Path, typer.Argument(help="New or empty output folder.")],
+    paths: Annotated[list[Path], typer.Argument(
+        help="[MODEL] INPUTS OUT_DIR. MODEL: a run directory or a model file (default: the shipped int8 "
+             "TFLite in export/unet_w025). INPUTS: an image or a folder of images (or with an images/ "
+             "sub-folder). OUT_DIR: a new or empty output folder.", metavar="[MODEL] INPUTS OUT_DIR")],
     threshold: ThresholdOpt = 0.5,
     open_px: OpenOpt = 0,
     close_px: CloseOpt = 0,
@@ -23,9 +24,14 @@ def predict_cmd(
     fill_holes: FillOpt = False,
 ) -> None:
     """Write <stem>_mask.png (0/255), <stem>_overlay.jpg (lesion outline) and predictions.json."""
+    from edgeseg.defaults import default_artifact
+    from edgeseg.errors import ConfigError
     from edgeseg.predict import list_images, predict
     from edgeseg.runtime import load_runner
 
+    if len(paths) not in (2, 3):
+        raise ConfigError(f"predict takes [MODEL] INPUTS OUT_DIR, got {len(paths)} paths")
+    model, inputs, out_dir = paths if len(paths) == 3 else (default_artifact(), *paths)
     images = list_images(inputs)
     runner = load_runner(model)
     results = predict(runner, images, out_dir, postprocess_config(threshold, open_px, close_px, largest, fill_holes))

@@ -78,6 +78,12 @@ def _write_savedmodel(model: Any, out: Path, recipe: Recipe, calib: np.ndarray |
     return (TensorSpec("image", (-1, h, w, c), "float32"), TensorSpec("probabilities", (-1, h, w, 1), "float32"))
 
 
+def _write_keras(model: Any, out: Path, recipe: Recipe, calib: np.ndarray | None, o: WriteOptions):  # noqa: ANN202
+    _, h, w, c = model.input_shape
+    model.save(str(out))
+    return (TensorSpec("image", (-1, h, w, c), "float32"), TensorSpec("probabilities", (-1, h, w, 1), "float32"))
+
+
 FORMATS: Registry[Format] = Registry("export format")
 for _f in (
     Format("tflite", "model.tflite", ("fp32", "fp16", "dynamic_wi8_afp32", "static_wi8_ai8", "qat_wi8_ai8"),
@@ -85,5 +91,7 @@ for _f in (
     Format("onnx", "model.onnx", ("fp32", "static_wi8_ai8", "qat_wi8_ai8"),
            "ONNX via tf2onnx; int8 is ONNX Runtime static QDQ, per-channel", _write_onnx),
     Format("savedmodel", "model.savedmodel", ("fp32",), "TensorFlow SavedModel (serving_default)", _write_savedmodel),
+    Format("keras", "model.keras", ("fp32",), "tf_keras .keras file: the float model at the export size (bench reference)",
+           _write_keras),
 ):
     FORMATS.add(_f.name, _f)

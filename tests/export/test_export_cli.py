@@ -82,3 +82,25 @@ def test_family_of_width_variants(tiny, tiny_run, cli):
     assert result.exit_code == 0, result.output
     assert "Reference: the float unet_w050" in result.output
     assert (wide.path / "export" / "family.md").is_file()
+
+
+def test_export_at_another_size_keeps_the_weights(cli, tiny, tmp_path):
+    import numpy as np
+
+    from edgeseg.export.artifact import read_manifest
+    from edgeseg.runtime import load_runner
+
+    out = tmp_path / "big"
+    r = cli("export", tiny.path, "-f", "tflite", "-q", "fp32", "--size", "96x128", "--limit", "2", "--out", out)
+    assert r.exit_code == 0, r.output
+    m = read_manifest(out / "tflite_fp32" / "model.tflite")
+    assert tuple(m.input_size) == (96, 128) and m.input.shape == (1, 96, 128, 3)
+    runner = load_runner(out / "tflite_fp32" / "model.tflite")
+    x = np.random.default_rng(0).random((1, 96, 128, 3), dtype=np.float32)
+    from edgeseg.models import create_model
+
+    same = create_model("unet_w025", (96, 128, 3))  # the same weights, built for the new size
+    same.set_weights(load_runner(tiny.path).model.get_weights())
+    np.testing.assert_allclose(runner(x), same(x).numpy(), atol=1e-4)
+    cli.assert_clean_error(cli("export", tiny.path, "-f", "tflite", "-q", "fp32", "--size", "90x128", "--out", tmp_path / "bad"),
+                           "90")
