@@ -107,9 +107,12 @@ def draw_overlay(frame: np.ndarray, r: FrameResult, fps: float | None = None,
         lines.append(" ".join(f"{k[:4]} {v:.0f}" for k, v in latency_ms.items()) + " ms")
     lines += [f"! {h['message']}" for h in r.hints if h["fired"]]
     scale = max(0.4, frame.shape[0] / 1200)
+    step = int(26 * scale * 1.6)
+    # A solid panel, not an outlined font: OpenCV advances glyphs by stroke thickness, so a
+    # thick shadow drifts away from thin text.
+    width = max(cv2.getTextSize(t, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for t in lines) + 16
+    cv2.rectangle(out, (0, 0), (min(width, out.shape[1] - 1), step * len(lines) + step // 2), (0, 0, 0), -1)
     for i, text in enumerate(lines):
-        y = int((i + 1) * 28 * scale * 1.6)
         color = (255, 200, 0) if text.startswith("!") else (255, 255, 255)
-        cv2.putText(out, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(out, text, (10, y), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+        cv2.putText(out, text, (8, (i + 1) * step), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
     return out
