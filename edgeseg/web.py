@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from edgeseg.errors import RunError
@@ -174,12 +174,13 @@ class WebServer(ThreadingHTTPServer):
 
 class _Handler(SimpleHTTPRequestHandler):
     server: WebServer
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript", ".mjs": "text/javascript",
-                      ".wasm": "application/wasm", ".webmanifest": "application/manifest+json",
-                      ".json": "application/json", ".tflite": "application/octet-stream",
-                      ".f32": "application/octet-stream", ".svg": "image/svg+xml"}
+    extensions_map: ClassVar[dict[str, str]] = {
+        **SimpleHTTPRequestHandler.extensions_map, ".js": "text/javascript", ".mjs": "text/javascript",
+        ".wasm": "application/wasm", ".webmanifest": "application/manifest+json", ".json": "application/json",
+        ".tflite": "application/octet-stream", ".f32": "application/octet-stream", ".svg": "image/svg+xml",
+    }
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (quiet: the CLI prints the URL only)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def send_response(self, code: int, message: str | None = None) -> None:
@@ -200,9 +201,9 @@ class _Handler(SimpleHTTPRequestHandler):
     def _refuse(self) -> None:
         self.send_error(HTTPStatus.METHOD_NOT_ALLOWED, "this server only serves files; the page uploads nothing")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # type: ignore[assignment]  # noqa: N815
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # type: ignore[assignment]
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if urlsplit(self.path).path == "/models.json":
             body = self.server.models_json()
             self.send_response(HTTPStatus.OK)
@@ -214,12 +215,8 @@ class _Handler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def do_HEAD(self) -> None:  # noqa: N802
-        self.do_GET()
-
     def list_directory(self, path: str | Any) -> None:  # type: ignore[override]
         self.send_error(HTTPStatus.NOT_FOUND, "no directory listings")
-        return None
 
     def translate_path(self, path: str) -> str:
         """URL path -> file, inside web_dir or a served artifact's folder only (else a path that does not exist)."""

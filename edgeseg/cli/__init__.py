@@ -70,6 +70,7 @@ from edgeseg.cli import export as _export  # noqa: E402,F401
 from edgeseg.cli import models as _models  # noqa: E402,F401
 from edgeseg.cli import predict as _predict  # noqa: E402,F401
 from edgeseg.cli import prune as _prune  # noqa: E402,F401
+from edgeseg.cli import serve_web as _serve_web  # noqa: E402,F401
 from edgeseg.cli import train as _train  # noqa: E402,F401
 
 
