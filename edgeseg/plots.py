@@ -123,3 +123,31 @@ def sweep_plot(points: list[dict], out_png: str | Path) -> Path:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return Path(out_png)
+
+
+def worst_cases(pairs: list, masks: list, dice: list[float], out_png: str | Path, n: int = 10) -> Path:
+    """A sheet of the ``n`` lowest-Dice images: ground-truth outline in white, prediction in green."""
+    import cv2
+
+    from edgeseg.data.decode import read_pair
+    from edgeseg.postprocess import draw_outline
+
+    plt = _plt()
+    order = np.argsort(dice)[:n]
+    cols = min(5, len(order))
+    rows = int(np.ceil(len(order) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.7 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, i in zip(axes.flat, order):
+        image, truth = read_pair(pairs[i])
+        shown = draw_outline(image, truth, color=(255, 255, 255), thickness=2)
+        shown = draw_outline(shown, cv2.resize(masks[i], truth.shape[::-1], interpolation=cv2.INTER_NEAREST), thickness=2)
+        ax.imshow(shown)
+        ax.set_title(f"{pairs[i].stem}  Dice {dice[i]:.3f}", fontsize=8)
+    fig.suptitle("worst images: ground truth (white) vs prediction (green)", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    return Path(out_png)

@@ -48,6 +48,9 @@ def test_eval_and_predict_happy_path(model_file, small_data, tmp_path, cli):
     result = cli("eval", model_file, "--data", small_data, "--out", tmp_path / "ev")
     assert result.exit_code == 0, result.output
     assert "thresholded_jaccard" in result.output and (tmp_path / "ev" / "metrics.json").is_file()
+    result = cli("eval", model_file, "--data", small_data, "--out", tmp_path / "ev3", "--worst", "3")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "ev3" / "worst.png").stat().st_size > 10_000
     result = cli("eval", model_file, "--data", small_data, "--out", tmp_path / "ev2", "--tta", "hv")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "ev2" / "metrics.json").read_text())["tta"] == "hv"

@@ -28,6 +28,7 @@ def eval_cmd(
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
     tta: Annotated[str, typer.Option(help="Test-time flip augmentation: none, h (horizontal) or hv (4 flips); costs 2-4 model calls per image.")] = "none",
+    worst: Annotated[int, typer.Option(help="Also draw the N lowest-Dice images (truth vs prediction) into worst.png.")] = 0,
 ) -> None:
     """Score a run or model: Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled), at the masks' own resolution; writes metrics.json, per_image.csv and a confusion heatmap."""
     from edgeseg.data.pairs import find_splits
@@ -55,11 +56,17 @@ def eval_cmd(
     elif split not in splits:
         raise DataError(f"{source}: no split {split!r}; it has {', '.join(splits)}")
     pairs = splits[split][:limit] if limit else splits[split]
-    result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post)
+    result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post, keep_masks=worst > 0)
     if out is None:
         out = (model / "eval" / (split if tta == "none" else f"{split}-tta_{tta}")) if is_run else Path("runs") / "eval" / model.stem
         out = next_free_path(out)
     paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split, "tta": tta})
+    if worst > 0:
+        from edgeseg.metrics import per_image
+        from edgeseg.plots import worst_cases
+
+        dice = list(per_image(result.counts)["dice"])
+        worst_cases(list(pairs), list(result.masks), dice, paths["metrics"].parent / "worst.png", worst)
     typer.echo(f"{runner.path} on {source} [{split}]")
     typer.echo(format_table(result.scores))
     typer.echo(f"report: {paths['metrics'].parent}")
