@@ -126,11 +126,15 @@ class ModelConfig:
             are without it).
         encoder_weights: a local weights file for a pretrained encoder (``resnet50v2_unet``
             only); nothing is downloaded.
+        init_weights: warm start: a run directory (its best checkpoint) or ``.keras`` file of the
+            same architecture whose weights initialise this run, e.g. to fine-tune a model at a
+            higher resolution (the convolutions do not depend on the input size).
     """
 
     name: str = "unet_w025"
     batch_norm: bool = True
     encoder_weights: str | None = None
+    init_weights: str | None = None
 
 
 @dataclass(frozen=True)

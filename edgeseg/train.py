@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.config import RunConfig
-from edgeseg.errors import DataError, RunError
+from edgeseg.errors import ConfigError, DataError, RunError
 from edgeseg.io import atomic_path, next_free_path, write_json
 
 MONITOR = "val_dice"
@@ -230,6 +230,8 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     # Fail on bad names and bad data before creating anything on disk.
     MODELS.get(cfg.model.name)
     LOSSES.get(cfg.train.loss)
+    if cfg.model.init_weights:
+        _init_source(cfg.model.init_weights)
     splits, info = make_splits(cfg.data)
     arrays = load_split_arrays(splits, cfg)  # every file is decoded (and checked) before the run exists
     steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
@@ -237,6 +239,35 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     cfg.save(run.path / "config.json")
     save_splits(run.path / "splits.json", splits, info)
     return _fit(run, cfg, {"epoch": 0}, arrays)
+
+
+def _init_source(source: str | Path) -> Path:
+    """The ``.keras`` file behind ``--init-weights`` (a run's best checkpoint or the file itself)."""
+    p = Path(source)
+    if p.is_dir():
+        return RunDir.open(p).best_model()
+    if not p.is_file():
+        raise RunError(f"{p}: no such run or .keras file to initialise from")
+    return p
+
+
+def warm_start(model: Any, source: str | Path) -> None:
+    """Copy every weight of ``source`` into ``model`` (same architecture, any input size).
+
+    Raises:
+        ConfigError: the two models' weights do not line up one to one.
+    """
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    path = _init_source(source)
+    src = load_keras_model(path).get_weights()
+    dst = model.get_weights()
+    bad = [i for i, (a, b) in enumerate(zip(src, dst)) if a.shape != b.shape]
+    if len(src) != len(dst) or bad:
+        raise ConfigError(f"{path}: its weights do not fit {model.name} "
+                          f"({len(src)} vs {len(dst)} tensors{f', first mismatch at #{bad[0]}' if bad else ''})")
+    model.set_weights(src)
+    print(f"initialised from {path}")
 
 
 def resume(path: str | Path, epochs: int | None = None) -> RunDir:
@@ -411,6 +442,8 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
             cfg.model.name, (d.height, d.width, 3),
             batch_norm=cfg.model.batch_norm, encoder_weights=cfg.model.encoder_weights,
         )
+        if cfg.model.init_weights:
+            warm_start(model, cfg.model.init_weights)
         return compile_model(model, cfg, lr)
 
     with strategy.scope():

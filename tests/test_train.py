@@ -96,3 +96,23 @@ def test_resume_falls_back_to_weights_when_the_model_file_is_corrupt(straight, t
     resume(path)
     assert "resuming from" in capsys.readouterr().out
     assert json.loads((path / "state.json").read_text())["epoch"] == 3
+
+
+def test_warm_start_copies_weights_across_input_sizes(tiny_run, tmp_path, cli, sample_root):
+    import numpy as np
+
+    from edgeseg.errors import ConfigError
+    from edgeseg.models import create_model
+    from edgeseg.runtime import load_runner
+    from edgeseg.train import warm_start
+
+    run = tiny_run("warm-src")
+    bigger = create_model("unet_w025", (96, 128, 3))
+    warm_start(bigger, run.path)
+    for a, b in zip(bigger.get_weights(), load_runner(run.path).model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ConfigError, match="do not fit"):
+        warm_start(create_model("unet_w050", (64, 96, 3)), run.path)
+    r = cli("train", "--data", sample_root, "--init-weights", tmp_path / "nope", "--project", tmp_path / "runs", "--epochs", "1")
+    cli.assert_clean_error(r, "nope", "no such run or .keras file")
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -37,6 +37,7 @@ def train_cmd(
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Joint image+mask augmentation. [default: on]")] = None,
     batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="BatchNorm after each conv. [default: on]")] = None,
     encoder_weights: Annotated[Optional[Path], typer.Option(help="Local pretrained encoder weights (resnet50v2_unet).")] = None,
+    init_weights: Annotated[Optional[Path], typer.Option(help="Warm start from a run (its best checkpoint) or .keras file of the same model, e.g. to fine-tune at a higher --size.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs on validation Dice (0: off). [default: 10]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, shuffling and augmentation. [default: 0]")] = None,
     mixed_precision: Annotated[Optional[str], typer.Option(help="auto (GPU only), on or off. [default: auto]")] = None,
@@ -52,7 +53,7 @@ def train_cmd(
     if resume is not None:
         given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "size": size,
                  "layout": layout, "limit": limit, "max_steps": max_steps, "augment": augment, "batch_norm": batch_norm,
-                 "encoder_weights": encoder_weights, "patience": patience, "seed": seed,
+                 "encoder_weights": encoder_weights, "init_weights": init_weights, "patience": patience, "seed": seed,
                  "mixed_precision": mixed_precision, "config": config, "name": name}
         other = {k: v for k, v in given.items() if v is not None}
         if other:
@@ -70,7 +71,8 @@ def train_cmd(
             height=hw[0] if hw else None, width=hw[1] if hw else None,
             augment=AugmentConfig(enabled=False) if augment is False else (AugmentConfig() if augment else None),
         ),
-        model=_set(base.model, name=model, batch_norm=batch_norm, encoder_weights=str(encoder_weights) if encoder_weights else None),
+        model=_set(base.model, name=model, batch_norm=batch_norm, encoder_weights=str(encoder_weights) if encoder_weights else None,
+                   init_weights=str(init_weights) if init_weights else None),
         train=_set(
             base.train, epochs=epochs, learning_rate=lr, loss=loss, max_steps=max_steps,
             early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
