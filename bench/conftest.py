@@ -23,11 +23,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.benchmark_storage = f"file://{HERE / '.benchmarks'}"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The repo-wide hook deselects `slow` tests; benchmarks are never marked slow, nothing to do.
-    return
-
-
 @pytest.fixture(scope="session")
 def image_path() -> Path:
     return sorted(SAMPLE.glob("*.jpg"))[0]

@@ -312,7 +312,7 @@ COLUMNS = ("artifact", "runtime", "threads", "batch", "status", "p50_ms", "p90_m
            "fps", "peak_rss_mb", "size_bytes", "gflops", "gemm_ratio", "dice", "reason")
 
 
-def _fmt(key: str, v: Any) -> str:
+def fmt_cell(key: str, v: Any) -> str:
     if v is None or v == "":
         return "–"
     if key == "size_bytes":
@@ -331,7 +331,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     head = "| " + " | ".join(cols).replace("mean_ms", "mean±std ms") + " |"
     lines = [head, "|" + "---|" * len(cols)]
     for r in rows:
-        cells = [(_fmt("mean_ms", r["mean_ms"]) + " " + _fmt("std_ms", r["std_ms"])) if c == "mean_ms" else _fmt(c, r[c])
+        cells = [(fmt_cell("mean_ms", r["mean_ms"]) + " " + fmt_cell("std_ms", r["std_ms"])) if c == "mean_ms" else fmt_cell(c, r[c])
                  for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -78,7 +78,7 @@ def _print_table(rows: list[dict]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from edgeseg.bench.bench import _fmt
+    from edgeseg.bench.bench import fmt_cell
 
     cols = ("artifact", "runtime", "threads", "batch", "status", "p50_ms", "p90_ms", "p99_ms", "fps", "peak_rss_mb",
             "size_bytes", "gemm_ratio", "dice", "reason")
@@ -87,7 +87,7 @@ def _print_table(rows: list[dict]) -> None:
         table.add_column(c.replace("_ms", " ms").replace("_", " "), overflow="fold")
     style = {"ok": "green", "not supported here": "yellow"}
     for r in rows:
-        table.add_row(*(_fmt(c, r[c]) for c in cols), style=style.get(r["status"], "red"))
+        table.add_row(*(fmt_cell(c, r[c]) for c in cols), style=style.get(r["status"], "red"))
     Console(width=200).print(table)
 
 
