@@ -35,7 +35,8 @@ STATUS_OK, STATUS_EXPORT, STATUS_UNSUPPORTED, STATUS_FAILED = "ok", "export fail
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What to measure. ``threads`` 0 entries are refused; ``None`` means 1, 2 and all cores."""
+    """What to measure. Empty ``threads`` means 1, 2 and all cores; a 0 is refused. Empty
+    ``runtimes`` means every runtime that accepts the file."""
 
     threads: tuple[int, ...] = ()
     batches: tuple[int, ...] = (1,)

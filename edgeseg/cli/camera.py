@@ -52,14 +52,29 @@ def camera_cmd(
     except Exception as e:
         partial = getattr(e, "summary", None)
         if partial is not None:
+            _write_summary(jsonl, cfg, partial, runner)
             typer.echo(partial.text(), err=True)
             kept = ", ".join(partial.outputs.values())
             if kept:
                 typer.echo(f"kept what was written so far: {kept}", err=True)
         raise
+    _write_summary(jsonl, cfg, summary, runner)
     typer.echo(summary.text())
     for kind, path in summary.outputs.items():
         typer.echo(f"{kind}: {path}")
+
+
+def _write_summary(jsonl: Path | None, cfg, summary, runner) -> None:  # noqa: ANN001
+    """``<jsonl>.summary.json``: the session's config, model and summary, machine-readable."""
+    if jsonl is None or not jsonl.exists():
+        return
+    import dataclasses
+
+    from edgeseg.io import write_json
+
+    path = jsonl.with_suffix(".summary.json")
+    write_json(path, {"model": str(runner.path), "config": dataclasses.asdict(cfg), "summary": summary.to_dict()})
+    summary.outputs["summary"] = str(path)
 
 
 def _load(artifact: Path | None, threads: int | None):  # noqa: ANN202

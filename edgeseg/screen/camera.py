@@ -36,7 +36,7 @@ class SourceError(DataError):
 
 @dataclass(frozen=True)
 class CameraConfig:
-    """Options of one camera session (saved as ``camera_config.json`` beside the outputs)."""
+    """Options of one camera session (saved in ``<jsonl>.summary.json`` with the summary)."""
 
     source: str = "0"
     headless: bool = False

@@ -46,6 +46,8 @@ def test_headless_masks_match_predict_on_the_same_frames(cli, video, tmp_path):
     assert r.exit_code == 0, r.output
     assert "16 read, 16 processed, 0 dropped" in r.output and "inference" in r.output
     lines = [json.loads(x) for x in out.with_suffix(".jsonl").read_text().splitlines()]
+    summary = json.loads(out.with_suffix(".summary.json").read_text())
+    assert summary["summary"]["frames_processed"] == 16 and summary["config"]["realtime"] is False
     assert [x["frame"] for x in lines] == list(range(16))
     assert all({"latency_ms", "area_fraction", "confidence", "hints", "hint_values"} <= set(x) for x in lines)
     cap = cv2.VideoCapture(str(out))
