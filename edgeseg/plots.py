@@ -20,6 +20,15 @@ def _plt():
     return plt
 
 
+def _save(plt, fig, out_png: str | Path, dpi: int) -> Path:  # noqa: ANN001
+    """Write ``fig`` atomically (a half-written PNG never replaces a good one) and free it."""
+    fig.tight_layout()
+    with atomic_path(out_png) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    return Path(out_png)
+
+
 def plot_history(history_csv: str | Path, out_png: str | Path) -> Path | None:
     """Loss, Dice and IoU (train and validation) against epoch, from Keras' CSV log."""
     rows = list(csv.DictReader(open(history_csv)))
@@ -39,11 +48,7 @@ def plot_history(history_csv: str | Path, out_png: str | Path) -> Path | None:
         ax.set_title(key)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(plt, fig, out_png, 100)
 
 
 def plot_confusion(tp: int, fp: int, fn: int, tn: int, out_png: str | Path, title: str = "") -> Path:
@@ -63,11 +68,7 @@ def plot_confusion(tp: int, fp: int, fn: int, tn: int, out_png: str | Path, titl
             ax.text(j, i, f"{rows[i, j]:.3f}\n{int(m[i, j]):,} px", ha="center", va="center",
                     color="white" if rows[i, j] > 0.5 else "black")
     ax.set_title(title or "pixel confusion (row-normalised)")
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(plt, fig, out_png, 100)
 
 
 def pareto_plot(rows: list[dict], out_png: str | Path) -> Path:
@@ -96,11 +97,7 @@ def pareto_plot(rows: list[dict], out_png: str | Path) -> Path:
     ax.set_title("Accuracy vs latency (point area ∝ file size)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(plt, fig, out_png, 110)
 
 
 def sweep_plot(points: list[dict], out_png: str | Path) -> Path:
@@ -118,11 +115,7 @@ def sweep_plot(points: list[dict], out_png: str | Path) -> Path:
         ax.set_ylabel("p50 ms (log)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(plt, fig, out_png, 110)
 
 
 def worst_cases(pairs: list, masks: list, dice: list[float], out_png: str | Path, n: int = 10) -> Path:
@@ -146,8 +139,4 @@ def worst_cases(pairs: list, masks: list, dice: list[float], out_png: str | Path
         ax.imshow(shown)
         ax.set_title(f"{pairs[i].stem}  Dice {dice[i]:.3f}", fontsize=8)
     fig.suptitle("worst images: ground truth (white) vs prediction (green)", fontsize=10)
-    fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    return Path(out_png)
+    return _save(plt, fig, out_png, 100)

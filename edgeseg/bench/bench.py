@@ -24,11 +24,10 @@ from typing import Any
 
 from edgeseg.bench.runtimes import BENCH_RUNTIMES, runtimes_for
 from edgeseg.bench.system import machine_info
+from edgeseg.defaults import REPO, SHIPPED
 from edgeseg.errors import ConfigError, RunError
 from edgeseg.io import next_free_path, write_json, write_text
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_EXPORT = REPO / "export" / "unet_w025"
 SUFFIXES = (".tflite", ".onnx", ".keras")
 STATUS_OK, STATUS_EXPORT, STATUS_UNSUPPORTED, STATUS_FAILED = "ok", "export failed", "not supported here", "run failed"
 
@@ -104,9 +103,9 @@ def collect(paths: list[Path]) -> list[Artifact]:
         RunError: a path does not exist, holds no artifact, or a file's sha256 does not match its manifest.
     """
     if not paths:
-        if not DEFAULT_EXPORT.is_dir():
-            raise RunError(f"no artifacts given and no shipped default at {DEFAULT_EXPORT}")
-        paths = [DEFAULT_EXPORT]
+        if not SHIPPED.is_dir():
+            raise RunError(f"no artifacts given and no shipped default at {SHIPPED}")
+        paths = [SHIPPED]
     found: list[Artifact] = []
     for p in paths:
         found += _collect_one(Path(p))

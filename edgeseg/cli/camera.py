@@ -87,11 +87,4 @@ def _load(artifact: Path | None, threads: int | None):  # noqa: ANN202
     if path.is_file() and not manifest_path(path).is_file():
         raise RunError(f"{path}: no manifest.json beside it, so its preprocessing is unknown; "
                        "use an exported artifact (edgeseg export) or a run directory")
-    runner = load_runner(path)
-    if threads is not None:
-        from edgeseg.bench.runtimes import BENCH_RUNTIMES
-
-        name = {".tflite": "tflite", ".onnx": "ort-cpu"}.get(path.suffix.lower())
-        if name:
-            runner = BENCH_RUNTIMES.get(name).load(path, threads)
-    return runner
+    return load_runner(path, num_threads=threads)

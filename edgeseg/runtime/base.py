@@ -32,8 +32,10 @@ class Runner(Protocol):
         ...
 
 
-# suffix -> loader(path, normalisation or None) ; a run dir is resolved to its model file first.
-RUNNERS: Registry[Callable[[Path, Normalisation | None], Runner]] = Registry("model format")
+# suffix -> loader(path, normalisation or None, num_threads=None); a run dir is resolved to its
+# model file first.
+Loader = Callable[..., Runner]
+RUNNERS: Registry[Loader] = Registry("model format")
 
 
 # Loaders are imported on first use, so loading a .tflite never imports onnxruntime and back.
@@ -45,7 +47,7 @@ _BUILTIN = {
 }
 
 
-def _loader(suffix: str) -> Callable[[Path, Normalisation | None], Runner]:
+def _loader(suffix: str) -> Loader:
     if suffix not in RUNNERS and suffix in _BUILTIN:
         import importlib
 
@@ -57,11 +59,13 @@ def _loader(suffix: str) -> Callable[[Path, Normalisation | None], Runner]:
     return RUNNERS.get(suffix)
 
 
-def load_runner(path: str | Path) -> Runner:
+def load_runner(path: str | Path, *, num_threads: int | None = None) -> Runner:
     """A Runner for a run directory (its best checkpoint) or a model file, chosen by suffix.
 
     An exported artifact's ``manifest.json`` supplies the normalisation, and its sha256 is
-    checked first: a file changed after export is refused.
+    checked first: a file changed after export is refused. ``num_threads`` sets the TFLite /
+    ONNX Runtime thread count (None: the runtime's default); TensorFlow's pools are
+    process-wide and fixed at start-up, so Keras and SavedModel runners ignore it.
     """
     from edgeseg.export.artifact import read_manifest
 
@@ -79,4 +83,4 @@ def load_runner(path: str | Path) -> Runner:
     manifest = read_manifest(path)
     if manifest is not None:
         normalisation = Normalisation(**manifest.normalisation)
-    return loader(path, normalisation)
+    return loader(path, normalisation, num_threads=num_threads)

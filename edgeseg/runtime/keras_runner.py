@@ -49,5 +49,5 @@ class KerasRunner:
         return np.asarray(out, np.float32)
 
 
-def load_keras(path: Path, normalisation: Normalisation | None) -> KerasRunner:
+def load_keras(path: Path, normalisation: Normalisation | None, num_threads: int | None = None) -> KerasRunner:
     return KerasRunner(load_keras_model(path), Path(path), normalisation or Normalisation())

@@ -125,9 +125,9 @@ class OnnxRunner:
         return np.concatenate(outs).astype(np.float32, copy=False)
 
 
-def load_onnx(path: Path, normalisation: Normalisation | None) -> OnnxRunner:
-    """The ``RUNNERS`` loader for ``.onnx`` (CPU provider, ORT's default thread count)."""
-    return OnnxRunner(Path(path), normalisation or Normalisation())
+def load_onnx(path: Path, normalisation: Normalisation | None, num_threads: int | None = None) -> OnnxRunner:
+    """The ``RUNNERS`` loader for ``.onnx`` (CPU provider; ORT's default thread count unless given)."""
+    return OnnxRunner(Path(path), normalisation or Normalisation(), num_threads=num_threads)
 
 
 def _first_line(e: BaseException) -> str:

@@ -34,5 +34,5 @@ class SavedModelRunner:
         return np.asarray(next(iter(out.values())), np.float32)
 
 
-def load_savedmodel(path: Path, normalisation: Normalisation | None) -> SavedModelRunner:
+def load_savedmodel(path: Path, normalisation: Normalisation | None, num_threads: int | None = None) -> SavedModelRunner:
     return SavedModelRunner(Path(path), normalisation or Normalisation())

@@ -93,12 +93,12 @@ class TFLiteRunner:
         return f"TFLiteRunner({str(self.path)!r}, input={self.input_spec.dtype}{self.input_spec.shape})"
 
 
-def load_tflite(path: Path, normalisation: Normalisation | None) -> TFLiteRunner:
+def load_tflite(path: Path, normalisation: Normalisation | None, num_threads: int | None = None) -> TFLiteRunner:
     """The loader registered for ``.tflite``: ``normalisation`` if given, else the one recorded in
     the artifact's ``manifest.json`` beside the file, else the default [0, 1] range."""
     if normalisation is None:
         normalisation = _manifest_normalisation(Path(path)) or Normalisation()
-    return TFLiteRunner(Path(path), normalisation)
+    return TFLiteRunner(Path(path), normalisation, num_threads=num_threads)
 
 
 def quantize(x: np.ndarray, spec: TensorSpec) -> np.ndarray:

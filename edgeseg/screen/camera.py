@@ -24,7 +24,6 @@ import numpy as np
 from edgeseg.data.decode import IMAGE_SUFFIXES
 from edgeseg.errors import DataError, EdgesegError, RunError
 from edgeseg.io import atomic_path, write_json
-from edgeseg.screen.frame import check_frame
 from edgeseg.screen.process import STAGES, FrameProcessor, draw_overlay
 
 CAMERA_PROBE = range(5)
@@ -271,13 +270,12 @@ def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
             if shape is not None and frame.shape != shape:
                 error = SourceError(f"{cfg.source}: frame {index} is {frame.shape}, earlier frames were {shape}")
                 break
-            try:
-                check_frame(frame)
+            try:  # preprocessing checks the frame; name the frame in the error
+                result = processor(frame, draw=False)
             except DataError as e:
                 error = SourceError(f"{cfg.source}: frame {index}: {e}")
                 break
             shape = frame.shape
-            result = processor(frame, draw=False)
             t_draw = time.perf_counter()
             overlay = draw_overlay(frame, result, fps, {"wait": waited, **result.latency_ms}) if (window or cfg.save or snap_dir) else None
             result.latency_ms["draw"] = (time.perf_counter() - t_draw) * 1e3

@@ -156,3 +156,9 @@ def test_artifact_without_manifest_is_refused(cli, tmp_path):
 
 def test_headless_without_an_output_is_refused(cli):
     cli.assert_clean_error(cli("camera", "--source", "0", "--headless"), "--headless needs somewhere to write")
+
+
+def test_threads_reach_the_runtime():
+    from edgeseg.runtime import load_runner
+
+    assert load_runner(DEFAULT_ARTIFACT, num_threads=1).num_threads == 1
