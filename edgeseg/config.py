@@ -54,6 +54,9 @@ class AugmentConfig:
         hflip, vflip: random horizontal / vertical flips with probability 0.5.
         brightness: maximum additive brightness change, in [0, 1] input units (image only).
         contrast: relative contrast range, factor in ``[1 - contrast, 1 + contrast]`` (image only).
+        saturation: relative saturation range, factor in ``[1 - saturation, 1 + saturation]``
+            (image only); dermoscopes and clinics differ most in colour.
+        hue: maximum hue shift, as a fraction of the hue circle (image only).
     """
 
     enabled: bool = True
@@ -64,6 +67,8 @@ class AugmentConfig:
     vflip: bool = True
     brightness: float = 0.1
     contrast: float = 0.1
+    saturation: float = 0.0
+    hue: float = 0.0
 
     def __post_init__(self) -> None:
         _check(0 <= self.rotation <= 180, f"augment.rotation must be in [0, 180] degrees, got {self.rotation}")
@@ -71,6 +76,8 @@ class AugmentConfig:
         _check(0 <= self.shear < 45, f"augment.shear must be in [0, 45) degrees, got {self.shear}")
         _check(0 <= self.brightness <= 1, f"augment.brightness must be in [0, 1], got {self.brightness}")
         _check(0 <= self.contrast < 1, f"augment.contrast must be in [0, 1), got {self.contrast}")
+        _check(0 <= self.saturation < 1, f"augment.saturation must be in [0, 1), got {self.saturation}")
+        _check(0 <= self.hue <= 0.5, f"augment.hue must be in [0, 0.5], got {self.hue}")
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,12 @@ class TrainConfig:
         learning_rate: Adam's initial learning rate.
         loss: a registered loss name (``bce``, ``dice``, ``bce_dice``, ``focal``, ...).
         early_stopping_patience: epochs without a validation-Dice gain before stopping (0: never).
+        schedule: learning-rate schedule, ``plateau`` (halve on a validation-Dice plateau, see
+            ``lr_patience``/``lr_factor``) or ``cosine`` (anneal from ``learning_rate`` to
+            ``min_lr`` over ``epochs``); see ``edgeseg.train.SCHEDULES``.
         lr_patience, lr_factor, min_lr: ReduceLROnPlateau on validation Dice.
+        ema: if set, the momentum of an exponential moving average of the weights, which replaces
+            the weights at the end of every epoch (so validation and checkpoints see the average).
         max_steps: cap on training steps per epoch (quick runs).
         seed: seeds weights, shuffling and augmentation; a resumed run replays the same stream.
         mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
@@ -156,10 +168,12 @@ class TrainConfig:
     epochs: int = 50
     learning_rate: float = 1e-3
     loss: str = "bce_dice"
+    schedule: str = "plateau"
     early_stopping_patience: int = 10
     lr_patience: int = 4
     lr_factor: float = 0.5
     min_lr: float = 1e-6
+    ema: float | None = None
     max_steps: int | None = None
     seed: int = 0
     mixed_precision: str = "auto"
@@ -169,6 +183,7 @@ class TrainConfig:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         _check(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")
         _check(0 < self.lr_factor < 1, f"lr factor must be in (0, 1), got {self.lr_factor}")
+        _check(self.ema is None or 0 < self.ema < 1, f"ema momentum must be in (0, 1), got {self.ema}")
         _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
         _check(
             self.mixed_precision in ("auto", "on", "off"),

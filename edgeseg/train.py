@@ -21,6 +21,7 @@ import csv
 import dataclasses
 import importlib
 import json
+import math
 import shutil
 import sys
 import time
@@ -30,11 +31,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from edgeseg.config import RunConfig
+from edgeseg.config import RunConfig, TrainConfig
 from edgeseg.errors import ConfigError, DataError, RunError
 from edgeseg.io import atomic_path, next_free_path, write_json
+from edgeseg.registry import Registry
 
 MONITOR = "val_dice"
+
+# Learning-rate schedules: ``None`` leaves the rate to PlateauControl (halving on a plateau);
+# otherwise a function of (config, epoch) -> rate. It depends on the epoch alone, so a resumed
+# run picks up the schedule where it stopped.
+Schedule = Callable[[TrainConfig, int], float] | None
+SCHEDULES: Registry[Schedule] = Registry("schedule")
+
+
+def cosine_lr(t: TrainConfig, epoch: int) -> float:
+    """Cosine annealing from ``t.learning_rate`` at epoch 0 to ``t.min_lr`` after the last epoch."""
+    return t.min_lr + (t.learning_rate - t.min_lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / t.epochs))
+
+
+SCHEDULES.add("plateau", None)
+SCHEDULES.add("cosine", cosine_lr)
 
 # Fine-tuning stages that write run directories of their own, by the file that marks their runs.
 # ``resume`` hands such a run to the stage module's ``resume_run(run, epochs)``, since only the
@@ -169,7 +186,7 @@ def _callbacks(keras: Any) -> tuple[type, type]:
                 return
             s["wait_lr"] += 1
             s["wait_stop"] += 1
-            if s["wait_lr"] >= self.lr_patience and lr > self.min_lr:
+            if self.lr_patience and s["wait_lr"] >= self.lr_patience and lr > self.min_lr:
                 new_lr = max(lr * self.lr_factor, self.min_lr)
                 self.model.optimizer.learning_rate.assign(new_lr)
                 s["wait_lr"] = 0
@@ -230,6 +247,7 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     # Fail on bad names and bad data before creating anything on disk.
     MODELS.get(cfg.model.name)
     LOSSES.get(cfg.train.loss)
+    SCHEDULES.get(cfg.train.schedule)
     if cfg.model.init_weights:
         _init_source(cfg.model.init_weights)
     splits, info = make_splits(cfg.data)
@@ -375,14 +393,23 @@ def validation_dice(model: Any, model_path: Path, cfg: RunConfig, splits: dict[s
     return float(evaluate(runner, splits["validation"], batch_size=cfg.data.batch_size).scores.mean["dice"])
 
 
-def compile_model(model: Any, cfg: RunConfig, learning_rate: float) -> Any:
-    """Compile ``model`` as training does: Adam(``learning_rate``), the run's loss, Dice/IoU metrics."""
+def compile_model(model: Any, cfg: RunConfig, learning_rate: float, steps_per_epoch: int | None = None) -> Any:
+    """Compile ``model`` as training does: Adam(``learning_rate``), the run's loss, Dice/IoU metrics.
+
+    With ``cfg.train.ema`` set (and ``steps_per_epoch`` given), Adam keeps a moving average of the
+    weights and writes it into the model on the last step of every epoch, so validation,
+    checkpoints and the next epoch start from the average.
+    """
     from edgeseg._keras import keras
     from edgeseg.losses import get_loss
     from edgeseg.metrics import keras_metrics
 
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=get_loss(cfg.train.loss),
-                  metrics=keras_metrics())
+    ema = cfg.train.ema if steps_per_epoch else None
+    optimizer = keras.optimizers.Adam(
+        learning_rate, use_ema=ema is not None, ema_momentum=ema or 0.99,
+        ema_overwrite_frequency=steps_per_epoch if ema is not None else None,
+    )
+    model.compile(optimizer=optimizer, loss=get_loss(cfg.train.loss), metrics=keras_metrics())
     return model
 
 
@@ -444,7 +471,7 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
         )
         if cfg.model.init_weights:
             warm_start(model, cfg.model.init_weights)
-        return compile_model(model, cfg, lr)
+        return compile_model(model, cfg, lr, steps)
 
     with strategy.scope():
         if initial_epoch == 0:
@@ -468,9 +495,13 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
         "train_pairs": len(train_x), "validation_pairs": len(val_x), "steps_per_epoch": steps,
     })
     PlateauControl, EpochCheckpoint = _callbacks(keras)
-    plateau = PlateauControl(t.lr_patience, t.lr_factor, t.min_lr, t.early_stopping_patience, state.get("plateau"))
+    schedule = SCHEDULES.get(t.schedule)
+    # A fixed schedule owns the rate; PlateauControl then only tracks the best epoch and stops early.
+    plateau = PlateauControl(t.lr_patience if schedule is None else 0, t.lr_factor, t.min_lr,
+                             t.early_stopping_patience, state.get("plateau"))
     callbacks = [
         *hooks.callbacks,
+        *([] if schedule is None else [keras.callbacks.LearningRateScheduler(lambda e, _lr: schedule(t, e))]),
         plateau,
         keras.callbacks.CSVLogger(str(run.history), append=initial_epoch > 0),
         EpochCheckpoint(run, plateau, float(state.get("wall_seconds", 0.0)), hooks),

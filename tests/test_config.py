@@ -33,6 +33,10 @@ def test_frozen_and_replace():
         lambda: TrainConfig(epochs=0),
         lambda: TrainConfig(mixed_precision="maybe"),
         lambda: AugmentConfig(zoom=1.5),
+        lambda: AugmentConfig(saturation=1.0),
+        lambda: AugmentConfig(hue=0.6),
+        lambda: TrainConfig(ema=1.0),
+        lambda: TrainConfig(ema=0.0),
     ],
 )
 def test_invalid_configs_raise(make):

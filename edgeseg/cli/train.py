@@ -30,6 +30,8 @@ def train_cmd(
     batch_size: BatchOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
     loss: Annotated[Optional[str], typer.Option(help="Loss: bce, dice, bce_dice, focal, focal_dice. [default: bce_dice]")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="Learning-rate schedule: plateau (halve when validation Dice stalls) or cosine (anneal to the minimum over --epochs). [default: plateau]")] = None,
+    ema: Annotated[Optional[float], typer.Option(help="Keep a moving average of the weights with this momentum (e.g. 0.99) and use it at every epoch's end. [default: off]")] = None,
     size: Annotated[Optional[str], typer.Option(help="Input HEIGHTxWIDTH. [default: 192x256]")] = None,
     layout: Annotated[Optional[str], typer.Option(help="Data layout (auto, generic, isic, ph2). [default: auto]")] = None,
     limit: LimitOpt = None,
@@ -51,7 +53,8 @@ def train_cmd(
     from edgeseg.train import train
 
     if resume is not None:
-        given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "size": size,
+        given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule,
+                 "ema": ema, "size": size,
                  "layout": layout, "limit": limit, "max_steps": max_steps, "augment": augment, "batch_norm": batch_norm,
                  "encoder_weights": encoder_weights, "init_weights": init_weights, "patience": patience, "seed": seed,
                  "mixed_precision": mixed_precision, "config": config, "name": name}
@@ -74,7 +77,7 @@ def train_cmd(
         model=_set(base.model, name=model, batch_norm=batch_norm, encoder_weights=str(encoder_weights) if encoder_weights else None,
                    init_weights=str(init_weights) if init_weights else None),
         train=_set(
-            base.train, epochs=epochs, learning_rate=lr, loss=loss, max_steps=max_steps,
+            base.train, epochs=epochs, learning_rate=lr, loss=loss, schedule=schedule, ema=ema, max_steps=max_steps,
             early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
         ),
     )

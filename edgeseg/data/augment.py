@@ -1,7 +1,7 @@
 """Joint image+mask augmentation with TensorFlow ops, for use inside ``tf.data``.
 
 Geometry (rotation, zoom, shear, flips) is applied to the image and the mask together in one
-projective transform, so they can never drift apart; photometric changes (brightness, contrast)
+projective transform, so they can never drift apart; photometric changes (brightness, contrast, saturation, hue)
 touch the image only. All randomness is *stateless* and keyed by a per-sample seed, so a resumed
 run replays exactly the augmentations the interrupted one would have drawn.
 """
@@ -52,7 +52,7 @@ def augment(image: Any, mask: Any, seed: Any, cfg: AugmentConfig) -> tuple[Any, 
     """
     if not cfg.enabled:
         return image, mask
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=7)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=9)
     height, width = image.shape[0], image.shape[1]
 
     if cfg.rotation or cfg.shear or cfg.zoom:
@@ -91,4 +91,10 @@ def augment(image: Any, mask: Any, seed: Any, cfg: AugmentConfig) -> tuple[Any, 
     if cfg.contrast:
         mean = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
         image = (image - mean) * _uniform(seeds[6], 1.0 - cfg.contrast, 1.0 + cfg.contrast) + mean
+    # Colour ops need [0, 1] input (HSV round trip).
+    if cfg.saturation:
+        image = tf.image.adjust_saturation(
+            tf.clip_by_value(image, 0.0, 1.0), _uniform(seeds[7], 1.0 - cfg.saturation, 1.0 + cfg.saturation))
+    if cfg.hue:
+        image = tf.image.adjust_hue(tf.clip_by_value(image, 0.0, 1.0), _uniform(seeds[8], -cfg.hue, cfg.hue))
     return tf.clip_by_value(image, 0.0, 1.0), mask

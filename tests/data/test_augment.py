@@ -75,3 +75,26 @@ def test_flip_only_is_an_exact_mirror(real_pair):
     mirrored = mask.numpy()[:, ::-1]
     kinds = {("same" if np.array_equal(m.numpy(), mask.numpy()) else "mirror" if np.array_equal(m.numpy(), mirrored) else "other") for _, m in flipped}
     assert kinds == {"same", "mirror"}
+
+
+COLOUR_ONLY = AugmentConfig(rotation=0, zoom=0, shear=0, hflip=False, vflip=False, brightness=0, contrast=0,
+                            saturation=0.3, hue=0.05)
+
+
+def test_colour_jitter_changes_colour_not_grey_or_mask(real_pair):
+    image, mask = real_pair
+    # Saturation and hue act on chroma: a real image changes, its mask does not, and a neutral
+    # grey version of the same image (zero chroma) passes through unchanged.
+    changed = 0
+    grey = tf.repeat(tf.reduce_mean(image, axis=-1, keepdims=True), 3, axis=-1)
+    for i in range(4):
+        img, m = augment(image, mask, _seed(i), COLOUR_ONLY)
+        np.testing.assert_array_equal(m.numpy(), mask.numpy())
+        changed += int(np.abs(img.numpy() - image.numpy()).max() > 0.01)
+        g, _ = augment(grey, mask, _seed(i), COLOUR_ONLY)
+        np.testing.assert_allclose(g.numpy(), grey.numpy(), atol=1e-5)
+    assert changed == 4
+    # Brightness is left alone: the per-pixel max channel (HSV value) is preserved.
+    img, _ = augment(image, mask, _seed(9), COLOUR_ONLY)
+    np.testing.assert_allclose(img.numpy().max(-1), image.numpy().max(-1), atol=1e-5)
+
