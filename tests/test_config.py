@@ -85,3 +85,16 @@ def test_atomic_writes_leave_no_temp_and_normal_permissions(tmp_path):
             tmp.write_bytes(b"half")
             raise RuntimeError("crash mid-write")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]  # no b.bin, no temp file
+
+
+def test_committed_recipes_are_valid_configs():
+    from edgeseg.defaults import REPO
+    from edgeseg.losses import LOSSES
+    from edgeseg.models import MODELS
+    from edgeseg.train import SCHEDULES
+
+    recipes = sorted((REPO / "recipes").glob("*.json"))
+    assert recipes
+    for path in recipes:
+        cfg = RunConfig.load(path)
+        assert cfg.model.name in MODELS and cfg.train.loss in LOSSES and cfg.train.schedule in SCHEDULES

@@ -1,8 +1,8 @@
 """Joint image+mask augmentation with TensorFlow ops, for use inside ``tf.data``.
 
 Geometry (rotation, zoom, shear, flips) is applied to the image and the mask together in one
-projective transform, so they can never drift apart; photometric changes (brightness, contrast, saturation, hue)
-touch the image only. All randomness is *stateless* and keyed by a per-sample seed, so a resumed
+projective transform, so they can never drift apart; photometric changes (brightness, contrast,
+saturation, hue) touch the image only. All randomness is *stateless* and keyed by a per-sample seed, so a resumed
 run replays exactly the augmentations the interrupted one would have drawn.
 """
 
