@@ -2,8 +2,8 @@
 
 Geometry (rotation, zoom, shear, flips) is applied to the image and the mask together in one
 projective transform, so they can never drift apart; photometric changes (brightness, contrast,
-saturation, hue) touch the image only. All randomness is *stateless* and keyed by a per-sample seed, so a resumed
-run replays exactly the augmentations the interrupted one would have drawn.
+saturation, hue) touch the image only. All randomness is *stateless* and keyed by a per-sample
+seed, so a resumed run replays exactly the augmentations the interrupted one would have drawn.
 """
 
 from __future__ import annotations
