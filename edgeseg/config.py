@@ -158,7 +158,8 @@ class TrainConfig:
             ``min_lr`` over ``epochs``); see ``edgeseg.train.SCHEDULES``.
         lr_patience, lr_factor, min_lr: ReduceLROnPlateau on validation Dice.
         ema: if set, the momentum of an exponential moving average of the weights, which replaces
-            the weights at the end of every epoch (so validation and checkpoints see the average).
+            the weights at the end of every epoch (so validation and checkpoints see the average);
+            for fine-tuning from ``model.init_weights`` only.
         max_steps: cap on training steps per epoch (quick runs).
         seed: seeds weights, shuffling and augmentation; a resumed run replays the same stream.
         mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
@@ -199,6 +200,15 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     version: int = CONFIG_VERSION
+
+    def __post_init__(self) -> None:
+        # The average is written into the model every epoch; from random weights it still holds a
+        # large share of the initialisation (0.995**250 = 29% after one ISIC epoch), which no
+        # longer matches BatchNorm's statistics: measured validation Dice 0.0 after epoch 1.
+        _check(
+            self.train.ema is None or self.model.init_weights is not None,
+            "ema needs a warm start (--init-weights): it averages weights around a trained model",
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

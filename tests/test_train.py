@@ -1,5 +1,6 @@
 """Training end to end on the embedded real sample, with a small input size to stay fast."""
 
+import dataclasses
 import json
 import shutil
 
@@ -128,12 +129,14 @@ def test_cosine_lr_anneals_from_the_rate_to_the_floor():
     assert all(a > b for a, b in zip(rates, rates[1:]))
 
 
-def test_cosine_schedule_with_weight_average(sample_root, tmp_path):
+def test_cosine_schedule_with_weight_average(straight, sample_root, tmp_path):
     from edgeseg.runtime.keras_runner import load_keras_model
     from edgeseg.train import cosine_lr
 
     # lr_patience=1 would halve the rate on any flat epoch under "plateau"; the schedule owns it here.
-    cfg = _cfg(sample_root, 3, schedule="cosine", ema=0.9, lr_patience=1, learning_rate=2e-3)
+    cfg = _cfg(sample_root, 3, schedule="cosine", lr_patience=1, learning_rate=2e-3)
+    cfg = dataclasses.replace(cfg, model=ModelConfig(name="unet_w025", init_weights=str(straight.path)),
+                              train=dataclasses.replace(cfg.train, ema=0.9))
     run = train(cfg, runs_root=tmp_path, name="cos")
     rows = (run.path / "history.csv").read_text().strip().splitlines()
     header = rows[0].split(",")
@@ -148,7 +151,7 @@ def test_cosine_schedule_with_weight_average(sample_root, tmp_path):
     for var, avg in zip(model.trainable_variables, averages):
         np.testing.assert_allclose(var.numpy(), avg.numpy(), rtol=1e-6, atol=1e-7)
     # ...and it differs from what plain Adam reaches from the same start.
-    plain = train(_cfg(sample_root, 3, schedule="cosine", learning_rate=2e-3), runs_root=tmp_path, name="plain")
+    plain = train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, ema=None)), runs_root=tmp_path, name="plain")
     assert any(not np.allclose(a, b) for a, b in zip(_weights(run), _weights(plain)))
     resumed = resume(run.path, epochs=4)
     assert json.loads((resumed.path / "state.json").read_text())["epoch"] == 4
@@ -158,3 +161,12 @@ def test_unknown_schedule_fails_before_the_run_exists(cli, sample_root, tmp_path
     r = cli("train", "--data", sample_root, "--schedule", "cosin", "--project", tmp_path / "runs", "--epochs", "1")
     cli.assert_clean_error(r, "cosin", "cosine")
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_ema_needs_a_warm_start(cli, sample_root, tmp_path):
+    from edgeseg.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="warm start"):
+        _cfg(sample_root, 1, ema=0.99)
+    r = cli("train", "--data", sample_root, "--ema", "0.99", "--project", tmp_path / "runs", "--epochs", "1")
+    cli.assert_clean_error(r, "ema", "--init-weights")
