@@ -91,10 +91,10 @@ def augment(image: Any, mask: Any, seed: Any, cfg: AugmentConfig) -> tuple[Any, 
     if cfg.contrast:
         mean = tf.reduce_mean(image, axis=[0, 1], keepdims=True)
         image = (image - mean) * _uniform(seeds[6], 1.0 - cfg.contrast, 1.0 + cfg.contrast) + mean
-    # Colour ops need [0, 1] input (HSV round trip).
+    if cfg.saturation or cfg.hue:
+        image = tf.clip_by_value(image, 0.0, 1.0)  # the HSV round trip needs [0, 1] input
     if cfg.saturation:
-        image = tf.image.adjust_saturation(
-            tf.clip_by_value(image, 0.0, 1.0), _uniform(seeds[7], 1.0 - cfg.saturation, 1.0 + cfg.saturation))
+        image = tf.image.adjust_saturation(image, _uniform(seeds[7], 1.0 - cfg.saturation, 1.0 + cfg.saturation))
     if cfg.hue:
-        image = tf.image.adjust_hue(tf.clip_by_value(image, 0.0, 1.0), _uniform(seeds[8], -cfg.hue, cfg.hue))
+        image = tf.image.adjust_hue(image, _uniform(seeds[8], -cfg.hue, cfg.hue))
     return tf.clip_by_value(image, 0.0, 1.0), mask
