@@ -160,6 +160,11 @@ class TrainConfig:
         ema: if set, the momentum of an exponential moving average of the weights, which replaces
             the weights at the end of every epoch (so validation and checkpoints see the average);
             for fine-tuning from ``model.init_weights`` only.
+        teacher: knowledge distillation: a run directory (its best checkpoint) or ``.keras`` file
+            of a trained model whose probabilities on each augmented batch are blended into the
+            targets, ``(1 - distill_weight) * mask + distill_weight * teacher``.
+        distill_weight: the teacher's share of the targets, in (0, 0.5): below one half every
+            target still thresholds to its ground-truth mask, so the training Dice/IoU stay true.
         max_steps: cap on training steps per epoch (quick runs).
         seed: seeds weights, shuffling and augmentation; a resumed run replays the same stream.
         mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
@@ -175,6 +180,8 @@ class TrainConfig:
     lr_factor: float = 0.5
     min_lr: float = 1e-6
     ema: float | None = None
+    teacher: str | None = None
+    distill_weight: float = 0.3
     max_steps: int | None = None
     seed: int = 0
     mixed_precision: str = "auto"
@@ -185,6 +192,7 @@ class TrainConfig:
         _check(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")
         _check(0 < self.lr_factor < 1, f"lr factor must be in (0, 1), got {self.lr_factor}")
         _check(self.ema is None or 0 < self.ema < 1, f"ema momentum must be in (0, 1), got {self.ema}")
+        _check(0 < self.distill_weight < 0.5, f"distill weight must be in (0, 0.5), got {self.distill_weight}")
         _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
         _check(
             self.mixed_precision in ("auto", "on", "off"),

@@ -248,8 +248,9 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     MODELS.get(cfg.model.name)
     LOSSES.get(cfg.train.loss)
     SCHEDULES.get(cfg.train.schedule)
-    if cfg.model.init_weights:
-        _init_source(cfg.model.init_weights)
+    for source in (cfg.model.init_weights, cfg.train.teacher):
+        if source:
+            _init_source(source)
     splits, info = make_splits(cfg.data)
     arrays = load_split_arrays(splits, cfg)  # every file is decoded (and checked) before the run exists
     steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
@@ -260,12 +261,13 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
 
 
 def _init_source(source: str | Path) -> Path:
-    """The ``.keras`` file behind ``--init-weights`` (a run's best checkpoint or the file itself)."""
+    """The ``.keras`` file behind ``--init-weights`` or ``--teacher`` (a run's best checkpoint or
+    the file itself)."""
     p = Path(source)
     if p.is_dir():
         return RunDir.open(p).best_model()
     if not p.is_file():
-        raise RunError(f"{p}: no such run or .keras file to initialise from")
+        raise RunError(f"{p}: no such run or .keras file")
     return p
 
 
@@ -286,6 +288,57 @@ def warm_start(model: Any, source: str | Path) -> None:
                           f"({len(src)} vs {len(dst)} tensors{f', first mismatch at #{bad[0]}' if bad else ''})")
     model.set_weights(src)
     print(f"initialised from {path}")
+
+
+def load_teacher(source: str | Path, size: tuple[int, int]) -> Any:
+    """The frozen teacher behind ``--teacher``, at the student's input ``size`` (h, w).
+
+    A run directory's model is rebuilt at that size from the run's config; a bare ``.keras`` file
+    must already have it.
+
+    Raises:
+        RunError: no such run or file. ConfigError: a ``.keras`` file of another input size.
+    """
+    from edgeseg.models import rebuild_at
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    path = _init_source(source)
+    teacher = load_keras_model(path)
+    if tuple(teacher.input_shape[1:3]) != tuple(size):
+        if not Path(source).is_dir():
+            raise ConfigError(f"{path}: the teacher's input is {teacher.input_shape[1]}x{teacher.input_shape[2]}, "
+                              f"the student's {size[0]}x{size[1]}; pass its run directory to rebuild it at that size")
+        teacher = rebuild_at(teacher, RunDir.open(source).config().model, size)
+    teacher.trainable = False
+    print(f"distilling from {path}")
+    return teacher
+
+
+def distill_targets(y: Any, teacher_prob: Any, weight: float) -> Any:
+    """Soft targets ``(1 - weight) * y + weight * teacher_prob`` (float32).
+
+    BCE is linear in its target, so BCE against them is the usual distillation mix
+    ``(1 - w) * BCE(mask) + w * BCE(teacher)``; for ``weight < 0.5`` they still threshold to ``y``.
+    """
+    from edgeseg._keras import tf
+
+    return (1.0 - weight) * tf.cast(y, tf.float32) + weight * tf.cast(teacher_prob, tf.float32)
+
+
+def attach_teacher(model: Any, teacher: Any, weight: float) -> None:
+    """Make ``model.fit`` train against targets blended with ``teacher``'s probabilities.
+
+    The teacher runs inside the train step on the same augmented batch (on the accelerator, in
+    inference mode); validation and checkpoints see the student alone, and no custom model class
+    enters the saved files.
+    """
+    step = model.train_step
+
+    def train_step(data: Any) -> Any:
+        x, y = data
+        return step((x, distill_targets(y, teacher(x, training=False), weight)))
+
+    model.train_step = train_step
 
 
 def resume(path: str | Path, epochs: int | None = None) -> RunDir:
@@ -489,6 +542,8 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
                 print(f"warning: {e}; resuming from {weights} with a fresh optimizer (Adam's moments restart)")
                 model = new_model(state["learning_rate"])
                 model.load_weights(weights)
+        if t.teacher:
+            attach_teacher(model, load_teacher(t.teacher, (d.height, d.width)), t.distill_weight)
 
     write_json(run.path / "environment.json", {
         **env, "python": sys.version.split()[0], "tensorflow": tf.__version__, "tf_keras": keras.__version__,

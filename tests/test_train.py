@@ -170,3 +170,79 @@ def test_ema_needs_a_warm_start(cli, sample_root, tmp_path):
         _cfg(sample_root, 1, ema=0.99)
     r = cli("train", "--data", sample_root, "--ema", "0.99", "--project", tmp_path / "runs", "--epochs", "1")
     cli.assert_clean_error(r, "ema", "--init-weights")
+
+
+def _sample_batch(sample_root, size, n=4):
+    from edgeseg.data.pairs import find_pairs
+    from edgeseg.data.pipeline import load_arrays
+
+    pairs = find_pairs(sample_root / "train").pairs[:n]
+    images, masks = load_arrays(pairs, size)
+    return images.astype("float32") / 255.0, masks.astype("float32")
+
+
+def test_distill_targets_keep_the_mask_and_mix_the_bce(sample_root):
+    from edgeseg.losses import bce
+    from edgeseg.train import distill_targets
+
+    _, y = _sample_batch(sample_root, (32, 48))
+    assert 0 < y.mean() < 1
+    rng = np.random.default_rng(0)
+    teacher = rng.uniform(0, 1, y.shape).astype("float32")
+    pred = rng.uniform(0.01, 0.99, y.shape).astype("float32")
+    for w in (0.1, 0.3, 0.49):
+        soft = distill_targets(y, teacher, w).numpy()
+        np.testing.assert_array_equal(soft > 0.5, y > 0.5)  # training Dice/IoU still see the mask
+        mixed = (1 - w) * float(bce(y, pred)) + w * float(bce(teacher, pred))
+        assert float(bce(soft, pred)) == pytest.approx(mixed, rel=1e-5)
+
+
+def test_a_teacher_enters_the_training_loss(straight, sample_root):
+    """train_on_batch reports the loss before its update: BCE against the blended targets."""
+    from edgeseg._keras import keras
+    from edgeseg.losses import bce
+    from edgeseg.models import create_model
+    from edgeseg.train import attach_teacher, distill_targets, load_teacher
+
+    x, y = _sample_batch(sample_root, (32, 48))
+    teacher = load_teacher(straight.path, (32, 48))  # trained at 64x96, rebuilt at the student's size
+    assert teacher.input_shape[1:3] == (32, 48) and not teacher.trainable
+    t = teacher(x, training=False)
+    assert float(np.abs(t.numpy() - y).mean()) > 0.01  # the teacher is not just the mask
+
+    def student():
+        keras.utils.set_random_seed(1)
+        m = create_model("unet_w025", (32, 48, 3))
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=bce)
+        return m
+
+    plain, distilled = student(), student()
+    attach_teacher(distilled, teacher, 0.4)
+    p = distilled(x, training=True)  # same weights in both; BatchNorm uses the batch statistics
+    expected_plain, expected_distilled = float(bce(y, p)), float(bce(distill_targets(y, t, 0.4), p))
+    assert abs(expected_plain - expected_distilled) > 1e-3
+    assert float(plain.train_on_batch(x, y)) == pytest.approx(expected_plain, rel=1e-4)
+    assert float(distilled.train_on_batch(x, y)) == pytest.approx(expected_distilled, rel=1e-4)
+
+
+def test_distillation_run_saves_only_the_student_and_resumes(straight, sample_root, tmp_path, cli):
+    from edgeseg.errors import ConfigError
+    from edgeseg.train import load_teacher
+
+    cfg = _cfg(sample_root, 2, teacher=str(straight.path), distill_weight=0.3)
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, height=32, width=48))
+    run = train(cfg, runs_root=tmp_path, name="student")
+    assert json.loads((run.path / "config.json").read_text())["train"]["teacher"] == str(straight.path)
+    plain = train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, teacher=None)), runs_root=tmp_path, name="plain")
+    assert len(_weights(run)) == len(_weights(plain))  # the checkpoint is the student alone
+    assert any(not np.allclose(a, b) for a, b in zip(_weights(run), _weights(plain)))
+    resume(run.path, epochs=3)
+    assert json.loads((run.path / "state.json").read_text())["epoch"] == 3
+    # A bare .keras file cannot be rebuilt at another size; bad weights and paths fail cleanly.
+    with pytest.raises(ConfigError, match="64x96.*32x48"):
+        load_teacher(straight.best_model(), (32, 48))
+    with pytest.raises(ConfigError, match="distill weight"):
+        _cfg(sample_root, 1, distill_weight=0.5)
+    r = cli("train", "--data", sample_root, "--teacher", tmp_path / "nope", "--project", tmp_path / "runs", "--epochs", "1")
+    cli.assert_clean_error(r, "nope", "no such run or .keras file")
+    assert not (tmp_path / "runs").exists()

@@ -32,6 +32,8 @@ def train_cmd(
     loss: Annotated[Optional[str], typer.Option(help="Loss: bce, dice, bce_dice, focal, focal_dice. [default: bce_dice]")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="Learning-rate schedule: plateau (halve when validation Dice stalls) or cosine (anneal to the minimum over --epochs). [default: plateau]")] = None,
     ema: Annotated[Optional[float], typer.Option(help="Keep a moving average of the weights with this momentum (e.g. 0.99) and use it at every epoch's end. [default: off]")] = None,
+    teacher: Annotated[Optional[Path], typer.Option(help="Distil from this trained run (its best checkpoint) or .keras file: its probabilities on each augmented batch are blended into the targets.")] = None,
+    distill_weight: Annotated[Optional[float], typer.Option(help="The teacher's share of the targets, in (0, 0.5). [default: 0.3]")] = None,
     size: Annotated[Optional[str], typer.Option(help="Input HEIGHTxWIDTH. [default: 192x256]")] = None,
     layout: Annotated[Optional[str], typer.Option(help="Data layout (auto, generic, isic, ph2). [default: auto]")] = None,
     limit: LimitOpt = None,
@@ -54,7 +56,7 @@ def train_cmd(
 
     if resume is not None:
         given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule,
-                 "ema": ema, "size": size,
+                 "ema": ema, "teacher": teacher, "distill_weight": distill_weight, "size": size,
                  "layout": layout, "limit": limit, "max_steps": max_steps, "augment": augment, "batch_norm": batch_norm,
                  "encoder_weights": encoder_weights, "init_weights": init_weights, "patience": patience, "seed": seed,
                  "mixed_precision": mixed_precision, "config": config, "name": name}
@@ -78,6 +80,7 @@ def train_cmd(
                    init_weights=str(init_weights) if init_weights else None),
         train=_set(
             base.train, epochs=epochs, learning_rate=lr, loss=loss, schedule=schedule, ema=ema, max_steps=max_steps,
+            teacher=str(teacher) if teacher else None, distill_weight=distill_weight,
             early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
         ),
     )

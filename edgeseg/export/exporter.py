@@ -148,6 +148,7 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
     """Export, gate and (if needed) fall back; see the module docstring."""
     from edgeseg.data.splits import load_splits
     from edgeseg.evaluate import evaluate
+    from edgeseg.models import rebuild_at
     from edgeseg.runtime.keras_runner import KerasRunner
     from edgeseg.train import RunDir
 
@@ -160,7 +161,7 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
     if cfg.input_size and tuple(cfg.input_size) != rcfg.data.image_size:
         if source:
             raise ConfigError("--size cannot re-size a QAT run; export its float source at that size instead")
-        model = reference_model = _resized(model, rcfg, cfg.input_size)
+        model = reference_model = rebuild_at(model, rcfg.model, cfg.input_size)
         rcfg = dataclasses.replace(rcfg, data=dataclasses.replace(rcfg.data, height=cfg.input_size[0], width=cfg.input_size[1]))
     budgets = load_budgets(cfg.gates_file)
     targets = plan_targets(cfg, qat_run=source is not None)
@@ -305,17 +306,6 @@ def _load_model(run: Any, qat: bool) -> Any:
     from edgeseg.runtime.keras_runner import load_keras_model
 
     return load_keras_model(run.best_model())
-
-
-def _resized(model: Any, rcfg: Any, size: tuple[int, int]) -> Any:
-    """The same weights in a model built for another input size (the U-Nets are fully
-    convolutional; the size must suit the model's down-sampling)."""
-    from edgeseg.models import create_model
-
-    m = rcfg.model
-    resized = create_model(m.name, (size[0], size[1], 3), batch_norm=m.batch_norm)  # ConfigError if unsuitable
-    resized.set_weights(model.get_weights())
-    return resized
 
 
 def _provenance(run: Any, model: Any) -> dict[str, Any]:

@@ -11,6 +11,8 @@ Usage::
 
 from __future__ import annotations
 
+from typing import Any
+
 from edgeseg._keras import keras
 from edgeseg.models import resnet_unet, segnet, unet  # noqa: F401  (importing registers the models)
 from edgeseg.models.base import MODELS, ModelBuilder
@@ -52,6 +54,17 @@ def create_model(
         ConfigError: an invalid input shape or encoder-weights option for this model.
     """
     return MODELS.get(name)(input_shape, batch_norm=batch_norm, encoder_weights=encoder_weights)
+
+
+def rebuild_at(model: keras.Model, model_cfg: Any, size: tuple[int, int]) -> keras.Model:
+    """The same weights in ``model_cfg``'s architecture built for another input ``size`` (h, w).
+
+    The registered models are fully convolutional, so only the input layer changes; the size must
+    suit the model's down-sampling (ConfigError otherwise).
+    """
+    rebuilt = create_model(model_cfg.name, (size[0], size[1], 3), batch_norm=model_cfg.batch_norm)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
 
 
 def list_models() -> list[str]:
