@@ -1,0 +1,19 @@
+"""Mean Dice, sensitivity and precision by lesion size, from an ``edgeseg eval`` report.
+
+    .venv/bin/python bench/experiments/dice_by_area.py REPORT/per_image.csv
+
+Images are grouped by the annotated lesion's share of the image (< 10%, 10-30%, >= 30%).
+"""
+
+import csv
+import sys
+
+import numpy as np
+
+rows = list(csv.DictReader(open(sys.argv[1])))
+tp, fp, fn, tn = (np.array([int(r[k]) for r in rows]) for k in ("tp", "fp", "fn", "tn"))
+area = (tp + fn) / (tp + fp + fn + tn)
+for lo, hi in ((0.0, 0.1), (0.1, 0.3), (0.3, 1.01)):
+    m = (area >= lo) & (area < hi)
+    cols = {k: np.array([float(r[k]) for r in rows])[m].mean() for k in ("dice", "sensitivity", "precision")}
+    print(f"lesion area {lo:.0%}-{min(hi, 1):.0%}: {m.sum()} images, " + ", ".join(f"{k} {v:.3f}" for k, v in cols.items()))

@@ -1,0 +1,29 @@
+"""Validation Dice of one trained run's weights rebuilt at other input sizes.
+
+    .venv/bin/python bench/experiments/input_scale.py RUN 144x192 160x208 128x176 192x256
+
+The U-Nets are fully convolutional, so the same weights run at any size divisible by 16; this
+shows how much a model depends on the scale it was trained at.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+
+from edgeseg.data.splits import load_splits  # noqa: E402
+from edgeseg.evaluate import evaluate  # noqa: E402
+from edgeseg.models import rebuild_at  # noqa: E402
+from edgeseg.runtime.keras_runner import KerasRunner, load_keras_model  # noqa: E402
+from edgeseg.train import RunDir  # noqa: E402
+
+run = RunDir.open(sys.argv[1])
+cfg = run.config()
+model = load_keras_model(run.best_model())
+validation = load_splits(run.path / "splits.json")["validation"]
+for size in sys.argv[2:]:
+    h, w = (int(v) for v in size.split("x"))
+    runner = KerasRunner(rebuild_at(model, cfg.model, (h, w)), Path(size), cfg.data.normalisation)
+    s = evaluate(runner, validation).scores.mean
+    print(f"{size}: Dice {s['dice']:.4f}  Jaccard {s['iou']:.4f}  thresholded Jaccard {s['thresholded_jaccard']:.4f}", flush=True)
