@@ -248,9 +248,10 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     MODELS.get(cfg.model.name)
     LOSSES.get(cfg.train.loss)
     SCHEDULES.get(cfg.train.schedule)
-    for source in (cfg.model.init_weights, cfg.train.teacher):
-        if source:
-            _init_source(source)
+    if cfg.model.init_weights:
+        _init_source(cfg.model.init_weights)
+    if cfg.train.teacher:
+        load_teacher(cfg.train.teacher, cfg.data.image_size)  # loads and fits, or fails before the run exists
     splits, info = make_splits(cfg.data)
     arrays = load_split_arrays(splits, cfg)  # every file is decoded (and checked) before the run exists
     steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
@@ -310,7 +311,6 @@ def load_teacher(source: str | Path, size: tuple[int, int]) -> Any:
                               f"the student's {size[0]}x{size[1]}; pass its run directory to rebuild it at that size")
         teacher = rebuild_at(teacher, RunDir.open(source).config().model, size)
     teacher.trainable = False
-    print(f"distilling from {path}")
     return teacher
 
 
@@ -543,7 +543,8 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
                 model = new_model(state["learning_rate"])
                 model.load_weights(weights)
         if t.teacher:
-            attach_teacher(model, load_teacher(t.teacher, (d.height, d.width)), t.distill_weight)
+            attach_teacher(model, load_teacher(t.teacher, d.image_size), t.distill_weight)
+            print(f"distilling from {t.teacher} (weight {t.distill_weight})")
 
     write_json(run.path / "environment.json", {
         **env, "python": sys.version.split()[0], "tensorflow": tf.__version__, "tf_keras": keras.__version__,

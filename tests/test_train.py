@@ -227,7 +227,6 @@ def test_a_teacher_enters_the_training_loss(straight, sample_root):
 
 def test_distillation_run_saves_only_the_student_and_resumes(straight, sample_root, tmp_path, cli):
     from edgeseg.errors import ConfigError
-    from edgeseg.train import load_teacher
 
     cfg = _cfg(sample_root, 2, teacher=str(straight.path), distill_weight=0.3)
     cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, height=32, width=48))
@@ -238,9 +237,11 @@ def test_distillation_run_saves_only_the_student_and_resumes(straight, sample_ro
     assert any(not np.allclose(a, b) for a, b in zip(_weights(run), _weights(plain)))
     resume(run.path, epochs=3)
     assert json.loads((run.path / "state.json").read_text())["epoch"] == 3
-    # A bare .keras file cannot be rebuilt at another size; bad weights and paths fail cleanly.
+    # A bare .keras file cannot be rebuilt at another size; bad weights and paths fail cleanly,
+    # before a run directory exists.
     with pytest.raises(ConfigError, match="64x96.*32x48"):
-        load_teacher(straight.best_model(), (32, 48))
+        train(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, teacher=str(straight.best_model()))),
+              runs_root=tmp_path / "runs", name="wrong-size")
     with pytest.raises(ConfigError, match="distill weight"):
         _cfg(sample_root, 1, distill_weight=0.5)
     r = cli("train", "--data", sample_root, "--teacher", tmp_path / "nope", "--project", tmp_path / "runs", "--epochs", "1")
