@@ -44,7 +44,8 @@ BASE = (64, 128, 256, 512)
 AUG = {"rotation": 20.0, "zoom": 0.2, "shear": 5.0, "brightness": 0.15, "contrast": 0.15, "saturation": 0.2}
 
 
-def round_channels(c: float, divisor: int = 8) -> int:  # edgeseg.models.blocks.round_channels
+def round_channels(c: float, divisor: int = 8) -> int:  # copy of edgeseg.models.blocks.round_channels:
+    # importing edgeseg would import TensorFlow, which the GPU machine lacks
     r = max(divisor, int(c + divisor / 2) // divisor * divisor)
     return r + divisor if r < 0.9 * c else r
 
