@@ -256,6 +256,7 @@ def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
             jsonl = open(cfg.jsonl, "x")  # never overwrite an earlier session
             summary.outputs["jsonl"] = cfg.jsonl
         fps = None
+        last_draw: float | None = None
         while True:
             t_wait = time.perf_counter()
             try:
@@ -276,9 +277,13 @@ def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
                 error = SourceError(f"{cfg.source}: frame {index}: {e}")
                 break
             shape = frame.shape
+            # The panel is part of the drawing, so it can only show the previous frame's draw
+            # time ("–" on the first frame); the processor's own "draw" (draw=False) is not one.
+            shown = {"wait": waited, **{k: v for k, v in result.latency_ms.items() if k != "draw"}, "draw": last_draw}
             t_draw = time.perf_counter()
-            overlay = draw_overlay(frame, result, fps, {"wait": waited, **result.latency_ms}) if (window or cfg.save or snap_dir) else None
+            overlay = draw_overlay(frame, result, fps, shown) if (window or cfg.save or snap_dir) else None
             result.latency_ms["draw"] = (time.perf_counter() - t_draw) * 1e3
+            last_draw = result.latency_ms["draw"] if overlay is not None else None
             done = time.perf_counter()
             lags.append((done - t_cap) * 1e3)
             summary.frames_processed += 1

@@ -41,12 +41,13 @@ class FrameResult:
     hints: list[dict[str, Any]]
     latency_ms: dict[str, float] = field(default_factory=dict)
     overlay: np.ndarray | None = None
+    overlay_text: list[str] = field(default_factory=list)  # the panel's lines, as drawn
 
     def record(self) -> dict[str, Any]:
         """The JSON-able part (no arrays)."""
         return {"area_fraction": self.area_fraction, "confidence": self.confidence, "crop_box": asdict(self.box),
                 "measures": self.measures, "hints": fired(self.hints), "hint_values": self.hints,
-                "latency_ms": self.latency_ms}
+                "latency_ms": self.latency_ms, "overlay_text": self.overlay_text}
 
 
 class FrameProcessor:
@@ -94,19 +95,49 @@ class FrameProcessor:
         return result
 
 
-def draw_overlay(frame: np.ndarray, r: FrameResult, fps: float | None = None,
-                 latency_ms: dict[str, float] | None = None) -> np.ndarray:
-    """The frame with the crop box, lesion outline and a text panel (area, confidence, FPS, hints)."""
-    out = draw_outline(frame, r.mask, thickness=max(2, frame.shape[0] // 240))
-    b = r.box
-    cv2.rectangle(out, (b.x, b.y), (b.x + b.w - 1, b.y + b.h - 1), (255, 255, 255), 1)
+def _ms(v: float | None) -> str:
+    # One decimal below 10 ms: a 0.4 ms stage must not read as "0".
+    return "–" if v is None else f"{v:.1f}" if v < 10 else f"{v:.0f}"
+
+
+def overlay_lines(r: FrameResult, fps: float | None = None,
+                  latency_ms: dict[str, float | None] | None = None) -> list[str]:
+    """The text panel's lines: area and confidence, FPS, every stage's latency under its full
+    name (None shows as "–": e.g. a draw time not measured yet), then the fired hints."""
     lines = [f"lesion {r.area_fraction:.1%} of frame, confidence {r.confidence:.2f}"]
     if fps is not None:
         lines.append(f"{fps:.1f} FPS")
     if latency_ms:
-        lines.append(" ".join(f"{k[:4]} {v:.0f}" for k, v in latency_ms.items()) + " ms")
-    lines += [f"! {h['message']}" for h in r.hints if h["fired"]]
+        lines.append("ms: " + ", ".join(f"{k} {_ms(v)}" for k, v in latency_ms.items()))
+    return lines + [f"! {h['message']}" for h in r.hints if h["fired"]]
+
+
+def _wrap(lines: list[str], max_px: int, scale: float) -> list[str]:
+    """Break lines at ", " so each fits ``max_px`` wide (a word longer than that stays whole)."""
+    out = []
+    for line in lines:
+        cur = ""
+        for word in line.split(", "):
+            cand = f"{cur}, {word}" if cur else word
+            if cur and cv2.getTextSize(cand, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] + 16 > max_px:
+                out.append(cur + ",")
+                cur = "  " + word
+            else:
+                cur = cand
+        out.append(cur)
+    return out
+
+
+def draw_overlay(frame: np.ndarray, r: FrameResult, fps: float | None = None,
+                 latency_ms: dict[str, float | None] | None = None) -> np.ndarray:
+    """The frame with the crop box, lesion outline and a text panel (:func:`overlay_lines`,
+    wrapped to the frame's width); the lines drawn are kept in ``r.overlay_text``."""
+    out = draw_outline(frame, r.mask, thickness=max(2, frame.shape[0] // 240))
+    b = r.box
+    cv2.rectangle(out, (b.x, b.y), (b.x + b.w - 1, b.y + b.h - 1), (255, 255, 255), 1)
     scale = max(0.4, frame.shape[0] / 1200)
+    lines = _wrap(overlay_lines(r, fps, latency_ms), out.shape[1], scale)
+    r.overlay_text = lines
     step = int(26 * scale * 1.6)
     # A solid panel, not an outlined font: OpenCV advances glyphs by stroke thickness, so a
     # thick shadow drifts away from thin text.

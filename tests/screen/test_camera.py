@@ -162,3 +162,47 @@ def test_threads_reach_the_runtime():
     from edgeseg.runtime import load_runner
 
     assert load_runner(DEFAULT_ARTIFACT, num_threads=1).num_threads == 1
+
+
+def test_overlay_shows_full_stage_names_and_the_measured_draw_time(frames, tmp_path):
+    """Issue 19: the panel read "draw 0 ms" (the draw time of a frame processed with draw=False)
+    and cut labels to four letters ("infe"). The panel can only show the previous frame's draw
+    time, so frame i must show frame i-1's measured draw time, to the panel's rounding."""
+    import re
+
+    from edgeseg.runtime import load_runner
+    from edgeseg.screen.camera import CameraConfig, run_camera
+    from edgeseg.screen.process import STAGES, FrameProcessor
+
+    folder = _frames_dir(tmp_path / "f", frames[:4])
+    jsonl = tmp_path / "s.jsonl"
+    run_camera(FrameProcessor(load_runner(DEFAULT_ARTIFACT)),
+               CameraConfig(source=str(folder), headless=True, realtime=False, jsonl=str(jsonl),
+                            snapshot_every=1, snapshot_dir=str(tmp_path / "snaps")))
+    recs = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert len(recs) == 4
+    for i, rec in enumerate(recs):
+        text = " ".join(rec["overlay_text"])
+        for stage in ("wait", *STAGES):
+            assert re.search(rf"\b{stage} (–|[0-9.]+)", text), (stage, text)
+        assert "infe " not in text
+        shown = re.search(r"\bdraw (–|[0-9.]+)", text).group(1)
+        assert rec["latency_ms"]["draw"] > 0  # measured around the real drawing, not a no-op
+        if i == 0:
+            assert shown == "–"
+        else:  # shown with one decimal (or none at >= 10 ms); the record keeps three
+            prev = recs[i - 1]["latency_ms"]["draw"]
+            assert abs(float(shown) - prev) <= (0.05 if prev < 10 else 0.5) + 1e-3, (shown, prev)
+
+
+def test_overlay_wraps_the_panel_to_narrow_frames():
+    from edgeseg.screen.frame import CropBox
+    from edgeseg.screen.process import FrameResult, draw_overlay
+
+    frame = np.zeros((120, 160, 3), np.uint8)
+    r = FrameResult(np.zeros((120, 160), np.uint8), CropBox(0, 0, 120, 160), 0.0, 0.0, {}, [])
+    draw_overlay(frame, r, 10.0, {"wait": 1.0, "preprocess": 2.0, "inference": 30.0, "postprocess": 0.4, "draw": None})
+    joined = " ".join(r.overlay_text)
+    for part in ("wait 1.0", "preprocess 2.0", "inference 30", "postprocess 0.4", "draw –"):
+        assert part in joined, joined
+    assert len(r.overlay_text) > 3  # the latency line was wrapped, not clipped
