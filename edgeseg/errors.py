@@ -27,3 +27,9 @@ class RunError(EdgesegError):
 
 class UnknownNameError(ConfigError):
     """A registry lookup failed; the message lists the valid names."""
+
+
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """An exception's message as one short line: runtimes' messages span lines, the CLI prints one."""
+    text = " ".join(str(e).split())
+    return text[:limit] if text else type(e).__name__

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import importlib
-import json
 import math
 import shutil
 import sys
@@ -33,8 +32,9 @@ from typing import Any
 
 from edgeseg.config import RunConfig, TrainConfig
 from edgeseg.errors import ConfigError, DataError, RunError
-from edgeseg.io import atomic_path, next_free_path, write_json
+from edgeseg.io import atomic_path, write_json
 from edgeseg.registry import Registry
+from edgeseg.run import RunDir
 
 MONITOR = "val_dice"
 
@@ -57,70 +57,6 @@ SCHEDULES.add("cosine", cosine_lr)
 # ``resume`` hands such a run to the stage module's ``resume_run(run, epochs)``, since only the
 # stage knows how to rebuild its wrapped model (pruning masks, fake-quant ops).
 FINE_TUNE_STAGES = {"prune.json": "edgeseg.prune", "qat.json": "edgeseg.quantize.qat"}
-
-
-@dataclass(frozen=True)
-class RunDir:
-    """A training run's folder; see the module docstring for its contents."""
-
-    path: Path
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def last_model(self) -> Path:
-        return self.checkpoints / "last.keras"
-
-    @property
-    def state_file(self) -> Path:
-        return self.path / "state.json"
-
-    @property
-    def history(self) -> Path:
-        return self.path / "history.csv"
-
-    @classmethod
-    def create(cls, root: str | Path, name: str | None, model_name: str) -> RunDir:
-        """Make a new run folder. An explicit ``name`` that exists is an error; an automatic one
-        gets the next free suffix (``unet_w025``, ``unet_w025-2``, ...)."""
-        root = Path(root)
-        if name:
-            path = root / name
-            if path.exists():
-                raise RunError(
-                    f"{path} already exists; resume it with `edgeseg train --resume {path}` or choose another --name"
-                )
-        else:
-            path = next_free_path(root / model_name)
-        path.mkdir(parents=True)
-        (path / "checkpoints").mkdir()
-        return cls(path)
-
-    @classmethod
-    def open(cls, path: str | Path) -> RunDir:
-        path = Path(path)
-        if not path.is_dir():
-            raise RunError(f"{path}: no such run directory")
-        if not (path / "config.json").is_file():
-            raise RunError(f"{path}: not an edgeseg run (no config.json)")
-        return cls(path)
-
-    def config(self) -> RunConfig:
-        return RunConfig.load(self.path / "config.json")
-
-    def state(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.state_file.read_text())
-        except FileNotFoundError:
-            return {"epoch": 0, "finished": False}
-
-    def best_model(self) -> Path:
-        for p in (self.checkpoints / "best.keras", self.last_model):
-            if p.is_file():
-                return p
-        raise RunError(f"{self.path}: no checkpoint yet (the run stopped before its first epoch ended)")
 
 
 @dataclass(frozen=True)

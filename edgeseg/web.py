@@ -87,7 +87,7 @@ def resolve_model_file(path: Path) -> Path:
 
 
 def _served(route: str, model: Path) -> ServedModel:
-    from edgeseg.export.artifact import sha256_file
+    from edgeseg.artifact import sha256_file
 
     m = json.loads((model.parent / "manifest.json").read_text())
     ok = m.get("file") != model.name or sha256_file(model) == m.get("sha256")

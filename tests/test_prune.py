@@ -9,7 +9,8 @@ import pytest
 
 from edgeseg.errors import ConfigError, RunError
 from edgeseg.prune import PruneConfig, ScheduleSteps, gzip_size, prune, sparsity_report
-from edgeseg.train import RunDir, resume
+from edgeseg.run import RunDir
+from edgeseg.train import resume
 
 
 def _digest(path):

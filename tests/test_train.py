@@ -9,7 +9,8 @@ import pytest
 
 from edgeseg.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from edgeseg.errors import RunError
-from edgeseg.train import RunDir, resume, train
+from edgeseg.run import RunDir
+from edgeseg.train import resume, train
 
 
 def _cfg(sample_root, epochs, **train_kw):

@@ -16,7 +16,7 @@ from edgeseg.data.splits import load_splits  # noqa: E402
 from edgeseg.evaluate import evaluate  # noqa: E402
 from edgeseg.models import rebuild_at  # noqa: E402
 from edgeseg.runtime.keras_runner import KerasRunner, load_keras_model  # noqa: E402
-from edgeseg.train import RunDir  # noqa: E402
+from edgeseg.run import RunDir  # noqa: E402
 
 run = RunDir.open(sys.argv[1])
 cfg = run.config()

@@ -123,7 +123,7 @@ def _collect_one(p: Path) -> list[Artifact]:
         return [_from_folder(p)]
     out: list[Artifact] = []
     if (p / "config.json").is_file():  # a training run: its float checkpoint and every export of it
-        from edgeseg.train import RunDir
+        from edgeseg.run import RunDir
 
         best = RunDir.open(p).best_model()
         out.append(_artifact(best, f"{p.name}/keras_fp32"))
@@ -158,7 +158,7 @@ def _from_folder(d: Path) -> Artifact:
 
 
 def _artifact(f: Path, label: str) -> Artifact:
-    from edgeseg.export.artifact import read_manifest, sha256_file
+    from edgeseg.artifact import read_manifest, sha256_file
 
     m = read_manifest(f)  # raises RunError on a sha256 mismatch
     data = f.read_bytes()

@@ -73,11 +73,10 @@ def _ort_provider_reason(provider: str) -> Callable[[], str | None]:
 
 
 def _manifest_norm(path: Path) -> Any:
+    from edgeseg.artifact import manifest_normalisation
     from edgeseg.config import Normalisation
-    from edgeseg.export.artifact import read_manifest
 
-    m = read_manifest(path)
-    return Normalisation(**m.normalisation) if m else Normalisation()
+    return manifest_normalisation(path) or Normalisation()
 
 
 def _keras(predict: bool, gpu: bool) -> Callable[[Path, int], Any]:

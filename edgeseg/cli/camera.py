@@ -80,7 +80,7 @@ def _write_summary(jsonl: Path | None, cfg, summary, runner) -> None:  # noqa: A
 def _load(artifact: Path | None, threads: int | None):  # noqa: ANN202
     from edgeseg.defaults import default_artifact
     from edgeseg.errors import RunError
-    from edgeseg.export.artifact import manifest_path
+    from edgeseg.artifact import manifest_path
     from edgeseg.runtime import load_runner
 
     path = artifact or default_artifact()

@@ -88,7 +88,7 @@ def _family(reports: list) -> None:  # noqa: ANN001
 
     from edgeseg.gates import family_table
     from edgeseg.io import write_text
-    from edgeseg.train import RunDir
+    from edgeseg.run import RunDir
 
     variants, splits = [], set()
     for run, report in reports:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import ConfigError
-from edgeseg.export.artifact import Manifest, atomic_folder, git_commit, read_manifest, sha256_file, size_bytes, write_manifest
+from edgeseg.artifact import Manifest, atomic_folder, git_commit, read_manifest, sha256_file, size_bytes, write_manifest
 from edgeseg.export.formats import FORMATS, WriteOptions
 from edgeseg.gates import GateResult, budget_for, gate, gate_table, load_budgets
 from edgeseg.io import next_free_path, write_json, write_text
@@ -150,7 +150,7 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
     from edgeseg.evaluate import evaluate
     from edgeseg.models import rebuild_at
     from edgeseg.runtime.keras_runner import KerasRunner
-    from edgeseg.train import RunDir
+    from edgeseg.run import RunDir
 
     run = RunDir.open(run_path)
     rcfg = run.config()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.artifact import TensorSpec
 from edgeseg.quantize.recipes import Recipe
 from edgeseg.registry import Registry
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from edgeseg.data.decode import read_image
-from edgeseg.export.artifact import sha256_file
+from edgeseg.artifact import sha256_file
 from edgeseg.io import atomic_path, write_json
 from edgeseg.postprocess import PostprocessConfig
 from edgeseg.runtime.base import Runner

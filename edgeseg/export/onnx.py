@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from edgeseg._keras import keras, tf
-from edgeseg.errors import ConfigError, RunError
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.errors import ConfigError, RunError, first_line
+from edgeseg.artifact import TensorSpec
 from edgeseg.io import atomic_path
 
 from edgeseg.quantize.recipes import CALIBRATION_METHODS  # noqa: E402  (re-exported)
@@ -226,7 +226,7 @@ def _load(path: Path) -> Any:
     try:
         return onnx.load(str(path))
     except Exception as e:  # protobuf's DecodeError and friends for a damaged file
-        raise RunError(f"{path}: not a readable ONNX model ({_first_line(e)})") from e
+        raise RunError(f"{path}: not a readable ONNX model ({first_line(e)})") from e
 
 
 def _preprocess(fp32: Path, out: Path) -> Path:
@@ -238,7 +238,7 @@ def _preprocess(fp32: Path, out: Path) -> Path:
     try:
         quant_pre_process(str(fp32), str(out))
     except Exception as e:  # onnx/ORT raise their own classes for a damaged or foreign file
-        raise RunError(f"{fp32}: cannot prepare the ONNX model for quantization ({_first_line(e)})") from e
+        raise RunError(f"{fp32}: cannot prepare the ONNX model for quantization ({first_line(e)})") from e
     return out
 
 
@@ -360,10 +360,6 @@ def _relative_error(reference: Sequence[np.ndarray], candidate: Sequence[np.ndar
     q = np.concatenate([np.ravel(a) for a in candidate]).astype(np.float64)
     return float(np.linalg.norm(q - f) / max(np.linalg.norm(f), 1e-12))
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 @contextlib.contextmanager

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from edgeseg._keras import keras, tf
-from edgeseg.errors import ConfigError, RunError
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.errors import ConfigError, RunError, first_line
+from edgeseg.artifact import TensorSpec
 from edgeseg.io import atomic_path
 from edgeseg.quantize.recipes import IO_TYPES, RECIPES, Recipe
 from edgeseg.runtime.tflite_runner import tflite_specs
@@ -95,7 +95,7 @@ def write_tflite(
                 setup(converter, calib, io)
                 data = converter.convert()
         except _converter_errors() as e:
-            raise ConfigError(f"{out}: TFLite cannot convert this model with {recipe.name} ({_first_line(e)})") from e
+            raise ConfigError(f"{out}: TFLite cannot convert this model with {recipe.name} ({first_line(e)})") from e
 
     _check_weights(data, model, recipe, out)
     try:
@@ -216,7 +216,7 @@ def _selective_int8(converter: Any, calib: np.ndarray | None, io: str, nodes: Se
         try:
             data = modify_model_io_type(data, tf.as_dtype(io), tf.as_dtype(io))
         except ValueError as e:
-            raise ConfigError(_edge_message(io, nodes, _first_line(e))) from e
+            raise ConfigError(_edge_message(io, nodes, first_line(e))) from e
         # With a float first/last op it only logs a warning and keeps float IO: never silently.
         src, dst = tflite_specs(bytes(data))
         if src.dtype != io or dst.dtype != io:
@@ -335,10 +335,6 @@ def _converter_errors() -> tuple[type[BaseException], ...]:
 
     return (ConverterError, ValueError)
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:300] if text else type(e).__name__
 
 
 @contextlib.contextmanager

@@ -13,9 +13,11 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from edgeseg.artifact import manifest_normalisation
 from edgeseg.config import Normalisation
 from edgeseg.errors import RunError
 from edgeseg.registry import Registry
+from edgeseg.run import RunDir
 
 
 @runtime_checkable
@@ -67,20 +69,14 @@ def load_runner(path: str | Path, *, num_threads: int | None = None) -> Runner:
     ONNX Runtime thread count (None: the runtime's default); TensorFlow's pools are
     process-wide and fixed at start-up, so Keras and SavedModel runners ignore it.
     """
-    from edgeseg.export.artifact import read_manifest
-
     path = Path(path)
     normalisation = None
     if path.is_dir() and path.suffix.lower() not in _BUILTIN:
-        from edgeseg.train import RunDir
-
         run = RunDir.open(path)
         path = run.best_model()
         normalisation = run.config().data.normalisation
     if not path.exists():
         raise RunError(f"{path}: no such model file or run directory")
     loader = _loader(path.suffix.lower())
-    manifest = read_manifest(path)
-    if manifest is not None:
-        normalisation = Normalisation(**manifest.normalisation)
+    normalisation = manifest_normalisation(path) or normalisation
     return loader(path, normalisation, num_threads=num_threads)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeseg.config import Normalisation
-from edgeseg.errors import RunError
+from edgeseg.errors import RunError, first_line
 
 CPU = "CPUExecutionProvider"
 
@@ -71,7 +71,7 @@ class OnnxRunner:
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=usable)
         except Exception as e:  # ORT's pybind errors (InvalidProtobuf, Fail, ...) derive from Exception only
-            raise RunError(f"{self.path}: not a loadable ONNX model ({_first_line(e)})") from e
+            raise RunError(f"{self.path}: not a loadable ONNX model ({first_line(e)})") from e
         self.providers: list[str] = self._session.get_providers()  # what actually runs, for reports
         self._check_signature()
 
@@ -129,7 +129,3 @@ def load_onnx(path: Path, normalisation: Normalisation | None, num_threads: int 
     """The ``RUNNERS`` loader for ``.onnx`` (CPU provider; ORT's default thread count unless given)."""
     return OnnxRunner(Path(path), normalisation or Normalisation(), num_threads=num_threads)
 
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from edgeseg.config import Normalisation
-from edgeseg.errors import ConfigError, DataError, RunError
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.errors import ConfigError, DataError, RunError, first_line
+from edgeseg.artifact import TensorSpec, manifest_normalisation
 
 # Tensor types an edgeseg artifact may expose at its edges (float IO keeps QUANTIZE inside).
 IO_DTYPES = ("float32", "int8", "uint8")
@@ -85,7 +85,7 @@ class TFLiteRunner:
             try:
                 self._interpreter.invoke()
             except (RuntimeError, ValueError) as e:
-                raise RunError(f"{self.path}: LiteRT failed while running the model ({_first_line(e)})") from e
+                raise RunError(f"{self.path}: LiteRT failed while running the model ({first_line(e)})") from e
             out[i] = dequantize(self._interpreter.get_tensor(self._out_index), self.output_spec)[0]
         return out
 
@@ -97,7 +97,7 @@ def load_tflite(path: Path, normalisation: Normalisation | None, num_threads: in
     """The loader registered for ``.tflite``: ``normalisation`` if given, else the one recorded in
     the artifact's ``manifest.json`` beside the file, else the default [0, 1] range."""
     if normalisation is None:
-        normalisation = _manifest_normalisation(Path(path)) or Normalisation()
+        normalisation = manifest_normalisation(path) or Normalisation()
     return TFLiteRunner(Path(path), normalisation, num_threads=num_threads)
 
 
@@ -165,7 +165,7 @@ def _open(model: Path | bytes, *, num_threads: int | None, xnnpack: bool) -> Any
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as e:
         where = model if isinstance(model, Path) else "<model bytes>"
-        raise RunError(f"{where}: not a loadable TFLite model ({_first_line(e)})") from e
+        raise RunError(f"{where}: not a loadable TFLite model ({first_line(e)})") from e
     return interpreter
 
 
@@ -175,24 +175,6 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
     if dtype == "float32" or not scale:
         return TensorSpec(str(detail["name"]), tuple(int(d) for d in detail["shape"]), dtype)
     return TensorSpec(str(detail["name"]), tuple(int(d) for d in detail["shape"]), dtype, float(scale), int(zero_point))
-
-
-def _manifest_normalisation(path: Path) -> Normalisation | None:
-    from edgeseg.export.artifact import read_manifest
-
-    # The sha256 check belongs to the gate/bench that trust the artifact; here only the input range is read.
-    manifest = read_manifest(path, verify=False)
-    if manifest is None or manifest.file != path.name:
-        return None
-    try:
-        return Normalisation(scale=float(manifest.normalisation["scale"]), offset=float(manifest.normalisation["offset"]))
-    except (KeyError, TypeError, ValueError):
-        raise RunError(f"{path}: its manifest has no valid normalisation ({manifest.normalisation!r})") from None
-
-
-def _first_line(e: BaseException) -> str:
-    text = " ".join(str(e).split())  # LiteRT messages span lines; the CLI prints one
-    return text[:300] if text else type(e).__name__
 
 
 __all__ = ["IO_DTYPES", "TFLiteRunner", "check_contract", "dequantize", "load_tflite", "quantize", "tflite_specs"]

@@ -20,9 +20,9 @@ STAGES = ("preprocess", "inference", "postprocess", "draw")
 
 def screening_config(runner: Runner) -> tuple[PostprocessConfig, HintConfig]:
     """Post-processing and hint thresholds from the artifact's manifest (defaults without one)."""
-    from edgeseg.export.artifact import read_manifest
+    from edgeseg.artifact import read_manifest
 
-    manifest = read_manifest(runner.path, verify=False) if runner.path.is_file() else None
+    manifest = read_manifest(runner.path) if runner.path.is_file() else None
     post = PostprocessConfig(**manifest.postprocess) if manifest and manifest.postprocess else PostprocessConfig()
     hints = HintConfig(**manifest.hints) if manifest and manifest.hints else HintConfig()
     return post, hints

@@ -77,7 +77,7 @@ def test_gpu_rows_say_no_gpu_instead_of_vanishing(cli, tmp_path):
 
 
 def test_a_failing_artifact_gets_its_row_and_the_others_still_run(cli, tmp_path):
-    from edgeseg.export.artifact import sha256_file
+    from edgeseg.artifact import sha256_file
 
     folder = tmp_path / "export"
     shutil.copytree(INT8, folder / "good")

@@ -87,7 +87,7 @@ def test_family_of_width_variants(tiny, tiny_run, cli):
 def test_export_at_another_size_keeps_the_weights(cli, tiny, tmp_path):
     import numpy as np
 
-    from edgeseg.export.artifact import read_manifest
+    from edgeseg.artifact import read_manifest
     from edgeseg.runtime import load_runner
 
     out = tmp_path / "big"

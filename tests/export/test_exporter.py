@@ -5,7 +5,7 @@ import json
 import pytest
 
 from edgeseg.errors import ConfigError, RunError
-from edgeseg.export.artifact import read_manifest, sha256_file
+from edgeseg.artifact import read_manifest, sha256_file
 from edgeseg.export.exporter import ExportConfig, export_run, plan_targets
 
 

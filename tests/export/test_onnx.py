@@ -17,7 +17,7 @@ import pytest
 from edgeseg._keras import keras
 from edgeseg.config import Normalisation
 from edgeseg.errors import ConfigError, RunError
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.artifact import TensorSpec
 from edgeseg.export.onnx import CALIBRATION_METHODS, quantization_error_report, quantize_onnx, write_onnx
 from edgeseg.models import create_model
 from edgeseg.runtime.onnx_runner import OnnxRunner

@@ -16,7 +16,7 @@ from edgeseg._keras import keras, tf
 from edgeseg.config import Normalisation
 from edgeseg.errors import ConfigError
 from edgeseg.export import tflite as tflite_module
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.artifact import TensorSpec
 from edgeseg.export.tflite import quantization_error_report, write_tflite
 from edgeseg.models import create_model
 from edgeseg.quantize.recipes import IO_TYPES, RECIPES

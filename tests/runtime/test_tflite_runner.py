@@ -14,7 +14,7 @@ from edgeseg.data.decode import read_image
 from edgeseg.data.pairs import find_pairs
 from edgeseg.data.pipeline import resize_image
 from edgeseg.errors import ConfigError, DataError, RunError
-from edgeseg.export.artifact import Manifest, TensorSpec, sha256_file, write_manifest
+from edgeseg.artifact import Manifest, TensorSpec, sha256_file, write_manifest
 from edgeseg.export.tflite import write_tflite
 from edgeseg.models import create_model
 from edgeseg.quantize.recipes import RECIPES

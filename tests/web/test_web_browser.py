@@ -167,7 +167,7 @@ def test_runs_the_int8_model_on_device_and_reports_fps(session):
 
 
 def test_frozen_frame_and_saved_mask_match_the_python_runner(session):
-    from edgeseg.export.artifact import read_manifest
+    from edgeseg.artifact import read_manifest
     from edgeseg.postprocess import PostprocessConfig
     from edgeseg.runtime import load_runner
     from edgeseg.screen.frame import frame_mask, preprocess_frame

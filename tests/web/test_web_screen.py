@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _webtools import WEB, iou, isic_frames, need_node
 
 from edgeseg.config import Normalisation
-from edgeseg.export.artifact import TensorSpec
+from edgeseg.artifact import TensorSpec
 from edgeseg.postprocess import PostprocessConfig, postprocess
 from edgeseg.runtime.tflite_runner import dequantize, quantize
 from edgeseg.screen.frame import crop_box, frame_mask, preprocess_frame

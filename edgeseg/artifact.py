@@ -3,6 +3,10 @@
 The manifest is the single contract that the gate, the bench, the camera loop and the apps read:
 input spec and normalisation, output meaning and threshold, IO quantization, provenance (source
 run, config hash, git commit), the file's sha256, params/MACs, and the gate result.
+
+This module sits on the ground floor (it imports only config, errors and io) so that the runtimes
+that read artifacts never import the exporter that writes them. :func:`read_manifest` is the one
+reader: every caller gets the sha256 checked.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from edgeseg.config import Normalisation
 from edgeseg.errors import RunError
-from edgeseg.io import current_umask
+from edgeseg.io import current_umask, write_json
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -78,6 +83,17 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def input_normalisation(self) -> Normalisation:
+        """How uint8 pixels become the model's float input, as recorded at export.
+
+        Raises:
+            RunError: the recorded normalisation is missing or not numbers.
+        """
+        try:
+            return Normalisation(scale=float(self.normalisation["scale"]), offset=float(self.normalisation["offset"]))
+        except (KeyError, TypeError, ValueError):
+            raise RunError(f"{self.file}: its manifest has no valid normalisation ({self.normalisation!r})") from None
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Manifest:
         d = dict(d)
@@ -111,7 +127,7 @@ def size_bytes(path: str | os.PathLike) -> int:
 
 def git_commit(repo: str | os.PathLike | None = None) -> str | None:
     """The current commit of the edgeseg checkout (``+dirty`` if it has changes), or None."""
-    cwd = Path(repo) if repo else Path(__file__).resolve().parents[2]
+    cwd = Path(repo) if repo else Path(__file__).resolve().parents[1]
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd, capture_output=True, text=True, timeout=5).stdout.strip()
@@ -124,11 +140,12 @@ def manifest_path(model_file: str | os.PathLike) -> Path:
     return Path(model_file).with_name(MANIFEST)
 
 
-def read_manifest(model_file: str | os.PathLike, verify: bool = True) -> Manifest | None:
-    """The manifest beside ``model_file`` (None if there is none).
+def read_manifest(model_file: str | os.PathLike) -> Manifest | None:
+    """The manifest beside ``model_file`` (None if there is none), its sha256 checked against the
+    file it names.
 
     Raises:
-        RunError: the manifest is unreadable, or (``verify``) its sha256 does not match the file.
+        RunError: the manifest is unreadable, or its sha256 does not match the file.
     """
     path = manifest_path(model_file)
     if not path.is_file():
@@ -137,7 +154,7 @@ def read_manifest(model_file: str | os.PathLike, verify: bool = True) -> Manifes
         manifest = Manifest.from_dict(json.loads(path.read_text()))
     except (json.JSONDecodeError, KeyError, TypeError) as e:
         raise RunError(f"{path}: not a valid edgeseg manifest ({e})") from None
-    if verify and manifest.file == Path(model_file).name:
+    if manifest.file == Path(model_file).name:
         actual = sha256_file(model_file)
         if actual != manifest.sha256:
             raise RunError(
@@ -147,9 +164,15 @@ def read_manifest(model_file: str | os.PathLike, verify: bool = True) -> Manifes
     return manifest
 
 
-def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:
-    from edgeseg.io import write_json
+def manifest_normalisation(model_file: str | os.PathLike) -> Normalisation | None:
+    """The normalisation recorded for ``model_file`` (None without a manifest that names it)."""
+    manifest = read_manifest(model_file)
+    if manifest is None or manifest.file != Path(model_file).name:
+        return None
+    return manifest.input_normalisation()
 
+
+def write_manifest(folder: str | os.PathLike, manifest: Manifest) -> Path:
     return write_json(Path(folder) / MANIFEST, manifest.to_dict())
 
 
