@@ -105,7 +105,7 @@ def _model_record(model: str) -> tuple[str, dict[str, Any] | None, int | None]:
     if not path.exists():
         raise RunError(f"{model}: no such model file or run directory")
     if path.is_dir() and (path / "config.json").is_file():
-        from edgeseg.train import RunDir
+        from edgeseg.run import RunDir
 
         path = RunDir.open(path).best_model()
     manifest = read_manifest(path) if path.is_file() else None
