@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 SAMPLE := edgeseg/assets/isic2017_sample
 
-.PHONY: demo test test-slow install clean-venv
+.PHONY: demo test test-slow install clean-venv mediapipe-venv
 
 install: $(STAMP)
 
@@ -30,10 +30,25 @@ demo: $(STAMP)
 # when missing (apt-get, as root or via sudo). Without them tests/web skips, except under CI=true.
 test: $(STAMP)
 	bash web_demo/ci_test.sh || echo "warning: web_demo set-up failed; tests/web will skip (fail under CI)"
+	$(MAKE) mediapipe-venv || echo "warning: .venv-mediapipe set-up failed; the MediaPipe test will skip (fail under CI)"
 	$(BIN)/python -m pytest -m "not slow" -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow -q
 
+# MediaPipe's metadata writer and Tasks runtime in their own pinned environment (docs/mediapipe.md):
+# they cannot share requirements.lock (absl-py and numpy pins). Built once per requirements file.
+MP_VENV  := .venv-mediapipe
+MP_REQ   := tools/mediapipe/requirements.txt
+MP_STAMP := $(MP_VENV)/.installed-$(shell cat $(MP_REQ) | cksum | cut -d' ' -f1)
+
+mediapipe-venv: $(MP_STAMP)
+
+$(MP_STAMP): $(MP_REQ)
+	test -x $(MP_VENV)/bin/python || python3.11 -m venv $(MP_VENV) || $(PYTHON) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r $(MP_REQ)
+	$(MP_VENV)/bin/python -c "from mediapipe.tasks.python.metadata.metadata_writers import image_segmenter; from mediapipe.tasks.python import vision"
+	rm -f $(MP_VENV)/.installed-* && touch $@
+
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(MP_VENV)
