@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from edgeseg.data.decode import read_pair
 from edgeseg.data.pairs import Pair
 from edgeseg.data.pipeline import resize_image
 from edgeseg.errors import DataError
-from edgeseg.io import write_json, write_text
+from edgeseg.io import atomic_dir, write_json, write_text
 from edgeseg.metrics import METRIC_NAMES, Counts, Scores, confusion, per_image, summarize
 from edgeseg.postprocess import PostprocessConfig, postprocess, resize_prob
 from edgeseg.progress import track
@@ -69,12 +69,17 @@ def format_table(scores: Scores) -> str:
     return "\n".join(lines)
 
 
-def write_report(result: EvalResult, out_dir: str | Path, meta: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write metrics.json, per_image.csv and confusion.png into ``out_dir``."""
+def write_report(result: EvalResult, out_dir: str | Path, meta: dict[str, Any] | None = None,
+                 extra: Callable[[Path], Any] | None = None) -> dict[str, Path]:
+    """Write metrics.json, per_image.csv and confusion.png into the new folder ``out_dir``.
+
+    The folder appears whole or not at all (it is written under a hidden name first); ``extra``
+    is called with that temporary folder to add more files (e.g. ``worst.png``) before it does.
+    Returns the final paths.
+    """
     from edgeseg.plots import plot_confusion
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     per = per_image(result.counts)
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -83,13 +88,14 @@ def write_report(result: EvalResult, out_dir: str | Path, meta: dict[str, Any] |
         c = [int(a[i]) for a in result.counts.astuple()]
         w.writerow([stem, *c, *(f"{per[m][i]:.6f}" for m in METRIC_NAMES)])
     totals = [int(a.sum()) for a in result.counts.astuple()]
-    paths = {
-        "metrics": write_json(out / "metrics.json", {
+    with atomic_dir(out) as tmp:
+        write_json(tmp / "metrics.json", {
             **result.scores.to_dict(), "threshold": result.post.threshold,
             "postprocess": result.post.__dict__, "pixel_confusion": dict(zip(("tp", "fp", "fn", "tn"), totals)),
             **(meta or {}),
-        }),
-        "per_image": write_text(out / "per_image.csv", buf.getvalue()),
-        "confusion": plot_confusion(*totals, out / "confusion.png"),
-    }
-    return paths
+        })
+        write_text(tmp / "per_image.csv", buf.getvalue())
+        plot_confusion(*totals, tmp / "confusion.png")
+        if extra is not None:
+            extra(tmp)
+    return {"metrics": out / "metrics.json", "per_image": out / "per_image.csv", "confusion": out / "confusion.png"}

@@ -23,9 +23,11 @@ def _plt():
 def _save(plt, fig, out_png: str | Path, dpi: int) -> Path:  # noqa: ANN001
     """Write ``fig`` atomically (a half-written PNG never replaces a good one) and free it."""
     fig.tight_layout()
-    with atomic_path(out_png) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    try:
+        with atomic_path(out_png) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     return Path(out_png)
 
 

@@ -26,7 +26,7 @@ from edgeseg.bench.runtimes import BENCH_RUNTIMES, runtimes_for
 from edgeseg.bench.system import machine_info
 from edgeseg.defaults import REPO, SHIPPED
 from edgeseg.errors import ConfigError, RunError
-from edgeseg.io import next_free_path, write_json, write_text
+from edgeseg.io import atomic_dir, next_free_path, write_json, write_text
 
 SUFFIXES = (".tflite", ".onnx", ".keras")
 STATUS_OK, STATUS_EXPORT, STATUS_UNSUPPORTED, STATUS_FAILED = "ok", "export failed", "not supported here", "run failed"
@@ -78,6 +78,8 @@ class Artifact:
     iou: float | None
     recipe: str | None
     problem: str | None = None  # set when the export itself failed
+    calibration: str | None = None  # e.g. "train split (200)": what the int8 ranges were calibrated on
+    gate_split: str | None = None  # e.g. "validation (150)": what the gate's Dice was measured on
 
     @property
     def suffix(self) -> str:
@@ -88,7 +90,9 @@ class Artifact:
 class BenchReport:
     folder: Path
     rows: list[dict[str, Any]] = field(default_factory=list)
-    gemm: dict[int, float] = field(default_factory=dict)
+    gemm: dict[int, float] = field(default_factory=dict)  # measured fp32 peak GFLOP/s per thread count
+    peak: dict[str, dict[int, float]] = field(default_factory=dict)  # "fp32"/"int8" -> threads -> G(FL)OP/s
+    theoretical: dict[int, dict[str, Any]] = field(default_factory=dict)  # threads -> TheoreticalPeak
     frame: dict[str, Any] | None = None
     machine: dict[str, Any] = field(default_factory=machine_info)
 
@@ -168,6 +172,8 @@ def _artifact(f: Path, label: str) -> Artifact:
         gzip_bytes=len(gzip.compress(data, 6)), input_size=tuple(m.input_size) if m else None,
         params=m.params if m else None, macs=m.macs if m else None,
         dice=gate.get("dice"), iou=gate.get("iou"), recipe=m.recipe if m else "fp32",
+        calibration=f"{m.calibration.get('source', '?')} ({m.calibration.get('n', '?')})" if m and m.calibration else None,
+        gate_split=f"{gate['split']} ({gate.get('n_images', '?')})" if gate.get("split") else None,
     )
 
 
@@ -200,13 +206,24 @@ def run_worker(job: dict[str, Any], threads: int, timeout_s: float) -> dict[str,
     return {"ok": False, "error": f"worker exited {proc.returncode}: {tail}"}
 
 
-def measure_gemm(threads: tuple[int, ...], n: int, timeout_s: float) -> dict[int, float]:
-    out = {}
-    for t in threads:
-        r = run_worker({"kind": "gemm", "n": n, "rounds": 3}, t, timeout_s)
-        if r.get("ok"):
-            out[t] = r["gflops"]
+def measure_peak(threads: tuple[int, ...], folder: Path, timeout_s: float) -> dict[str, dict[int, float]]:
+    """Best G(FL)OP/s of the fp32 and int8 FULLY_CONNECTED kernels (edgeseg.bench.peak) on LiteRT +
+    XNNPACK per thread count; the kernels are built once into ``folder``."""
+    built = run_worker({"kind": "peak_build", "folder": str(folder)}, 1, timeout_s)
+    out: dict[str, dict[int, float]] = {"fp32": {}, "int8": {}}
+    if not built.get("ok"):
+        return out
+    for kind, file in built["files"].items():
+        for t in threads:
+            r = run_worker({"kind": "peak", "file": file, "threads": t}, t, timeout_s)
+            if r.get("ok"):
+                out[kind][t] = r["best"]
     return out
+
+
+def peak_kind(recipe: str | None) -> str:
+    """Which peak a row is held against: int8 for integer-activation recipes, else fp32."""
+    return "int8" if recipe and "ai8" in recipe else "fp32"
 
 
 def bench(artifacts: list[Artifact], cfg: BenchConfig, out: Path | None = None,
@@ -215,24 +232,31 @@ def bench(artifacts: list[Artifact], cfg: BenchConfig, out: Path | None = None,
     from edgeseg.progress import track
 
     folder = next_free_path(out or Path("runs/bench/bench"))
-    folder.mkdir(parents=True)
-    write_json(folder / "bench_config.json", asdict(cfg))
-    report = BenchReport(folder)
-    threads = cfg.thread_counts()
-    report.gemm = measure_gemm(threads, cfg.gemm_n, cfg.timeout_s)
-    plan = _plan(artifacts, cfg, threads)
-    for art, rt, t, b, reason in track(plan, "benchmarking", total=len(plan)):
-        row = _row_base(art, rt.name if rt else "-", t, b, report)
-        if reason:
-            row.update(status=STATUS_EXPORT if art.problem else STATUS_UNSUPPORTED, reason=reason)
-        else:
-            job = {"kind": "infer", "artifact": str(art.path), "runtime": rt.name, "threads": t, "batch": b,
-                   "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds}
-            _fill(row, run_worker(job, t, cfg.timeout_s), art, report.gemm.get(t))
-        report.rows.append(row)
-    if cfg.frame:
-        report.frame = _frame(report, cfg, frame_image)
-    write_outputs(report)
+    # Measured under a hidden name, renamed into place whole: a failure leaves no half report.
+    with atomic_dir(folder) as tmp:
+        write_json(tmp / "bench_config.json", asdict(cfg))
+        report = BenchReport(tmp)
+        threads = cfg.thread_counts()
+        from edgeseg.bench.peak import theoretical_peak
+        from edgeseg.bench.system import all_cpu_flags
+
+        report.peak = measure_peak(threads, tmp / "peak", cfg.timeout_s)
+        report.gemm = report.peak["fp32"]
+        report.theoretical = {t: theoretical_peak(all_cpu_flags(), t).to_dict() for t in threads}
+        plan = _plan(artifacts, cfg, threads)
+        for art, rt, t, b, reason in track(plan, "benchmarking", total=len(plan)):
+            row = _row_base(art, rt.name if rt else "-", t, b, report)
+            if reason:
+                row.update(status=STATUS_EXPORT if art.problem else STATUS_UNSUPPORTED, reason=reason)
+            else:
+                job = {"kind": "infer", "artifact": str(art.path), "runtime": rt.name, "threads": t, "batch": b,
+                       "warmup": cfg.warmup, "min_runs": cfg.min_runs, "min_seconds": cfg.min_seconds}
+                _fill(row, run_worker(job, t, cfg.timeout_s), art, report.peak.get(peak_kind(art.recipe), {}).get(t))
+            report.rows.append(row)
+        if cfg.frame:
+            report.frame = _frame(report, cfg, frame_image)
+        write_outputs(report)
+    report.folder = folder
     return report
 
 
@@ -265,6 +289,7 @@ def _row_base(art: Artifact, runtime: str, threads: int, batch: int, report: Ben
         "peak_rss_mb": None, "rss_before_load_mb": None, "size_bytes": art.size_bytes, "gzip_bytes": art.gzip_bytes,
         "input_size": "x".join(map(str, art.input_size)) if art.input_size else None,
         "params": art.params, "macs": art.macs, "gflops": None, "gemm_gflops": None, "gemm_ratio": None,
+        "peak_kind": peak_kind(art.recipe), "calibration": art.calibration, "gate_split": art.gate_split,
         "dice": art.dice, "iou": art.iou, "cpu": m["cpu"], "cpu_flags": " ".join(m["cpu_flags"]), "cores": m["cores"],
         "versions": ";".join(f"{k}={v}" for k, v in m["libraries"].items()),
     }
@@ -309,7 +334,7 @@ def _sample_image() -> Path:
 # --- reporting ---------------------------------------------------------------------------------
 
 COLUMNS = ("artifact", "runtime", "threads", "batch", "status", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms",
-           "fps", "peak_rss_mb", "size_bytes", "gflops", "gemm_ratio", "dice", "reason")
+           "fps", "peak_rss_mb", "size_bytes", "gflops", "gemm_ratio", "dice", "gate_split", "calibration", "reason")
 
 
 def fmt_cell(key: str, v: Any) -> str:
@@ -372,6 +397,30 @@ def targets(report: BenchReport) -> list[dict[str, Any]]:
     return out
 
 
+def peak_exceeded(report: BenchReport) -> list[str]:
+    """Rows faster than the measured peak of their precision (each one means the peak is wrong)."""
+    return [f"{r['artifact']}/{r['runtime']}/{r['threads']}t ({r['gemm_ratio']:.0%})" for r in report.rows
+            if r["status"] == STATUS_OK and r.get("gemm_ratio") and r["gemm_ratio"] > 1]
+
+
+def peak_markdown(report: BenchReport) -> str:
+    """The measured and theoretical peaks per thread count, with the theoretical peak's assumptions."""
+    from edgeseg.bench.peak import K, M, N
+
+    lines = [f"Peak: one FULLY_CONNECTED ({M}×{K} @ {K}×{N}) on LiteRT + XNNPACK, fp32 and full int8, best of runs "
+             "(edgeseg/bench/peak.py); theoretical = lanes × FMA units × 2 × threads × clock.", "",
+             "| threads | fp32 measured GFLOP/s | fp32 theoretical | int8 measured GOP/s | int8 theoretical |",
+             "|---:|---:|---:|---:|---:|"]
+    f = lambda v: "–" if v is None else f"{v:.0f}"  # noqa: E731
+    for t in sorted(report.theoretical):
+        th = report.theoretical[t]
+        lines.append(f"| {t} | {f(report.peak.get('fp32', {}).get(t))} | {f(th['fp32_gflops'])} | "
+                     f"{f(report.peak.get('int8', {}).get(t))} | {f(th['int8_gops'])} |")
+    if report.theoretical:
+        lines += ["", f"Theoretical-peak assumptions: {next(iter(report.theoretical.values()))['assumptions']}."]
+    return "\n".join(lines)
+
+
 def write_outputs(report: BenchReport) -> None:
     folder = report.folder
     rows = report.rows
@@ -385,14 +434,19 @@ def write_outputs(report: BenchReport) -> None:
     w.writerows(rows)
     write_text(folder / "results.csv", buf.getvalue())
     tg = targets(report)
-    write_json(folder / "summary.json", {"machine": report.machine, "gemm_gflops": report.gemm, "frame": report.frame,
-                                         "targets": tg})
+    over = peak_exceeded(report)
+    write_json(folder / "summary.json", {"machine": report.machine, "gemm_gflops": report.gemm, "peak": report.peak,
+                                         "theoretical_peak": report.theoretical, "peak_exceeded": over,
+                                         "frame": report.frame, "targets": tg})
     m = report.machine
     md = ["# edgeseg bench", "",
           f"Machine: {m['cpu']}, {m['cores']} cores, flags: {', '.join(m['cpu_flags']) or 'none of interest'}"
           f" (VNNI: {'yes' if any('vnni' in f for f in m['cpu_flags']) else 'no'}).",
-          "GEMM peak (float32 1024², numpy BLAS, best of runs): "
-          + ", ".join(f"{t} thread{'s' if t > 1 else ''}: {g:.1f} GFLOP/s" for t, g in sorted(report.gemm.items())), "",
+          "", peak_markdown(report), "",
+          *([f"**Rows above the measured peak (the peak kernel is not a peak): {', '.join(over)}**", ""] if over else []),
+          "gemm_ratio: the row's GFLOP/s (GOP/s for int8 recipes) over the measured peak of its precision at its "
+          "thread count. gate_split: the split and image count behind the Dice; calibration: what the int8 "
+          "ranges were calibrated on.", "",
           markdown_table(rows), ""]
     if report.frame:
         f = report.frame

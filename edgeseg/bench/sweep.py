@@ -18,7 +18,7 @@ import numpy as np
 from edgeseg.bench.bench import run_worker
 from edgeseg.bench.system import machine_info
 from edgeseg.errors import ConfigError
-from edgeseg.io import next_free_path, write_json, write_text
+from edgeseg.io import atomic_dir, next_free_path, write_json, write_text
 
 WIDTHS = {"unet_w025": 0.25, "unet_w050": 0.5, "unet_w100": 1.0}
 SIZES = ((128, 128), (192, 256), (256, 256), (384, 384))
@@ -58,7 +58,6 @@ def sweep(cfg: SweepConfig, out: Path | None = None) -> dict[str, Any]:
 
     threads = cfg.threads or machine_info()["cores"]
     folder = next_free_path(out or Path("runs/bench/sweep"))
-    folder.mkdir(parents=True)
     points = []
     cells = [(m, s) for m in cfg.models for s in cfg.sizes]
     with tempfile.TemporaryDirectory() as tmp:
@@ -85,10 +84,11 @@ def sweep(cfg: SweepConfig, out: Path | None = None) -> dict[str, Any]:
         pts = [p for p in ok if p["size"] == f"{h}x{w}"]
         exps["width"][f"{h}x{w}"] = fit_exponent([p["width"] for p in pts], [p["p50_ms"] for p in pts])
     result = {"machine": machine_info(), "points": points, "exponents": exps, "ideal": {"pixels": 1.0, "width": 2.0}}
-    write_json(folder / "sweep.json", result)
-    if ok:
-        sweep_plot(ok, folder / "sweep.png")
-    write_text(folder / "sweep.md", sweep_markdown(result))
+    with atomic_dir(folder) as tmp:  # whole or not at all
+        write_json(tmp / "sweep.json", result)
+        if ok:
+            sweep_plot(ok, tmp / "sweep.png")
+        write_text(tmp / "sweep.md", sweep_markdown(result))
     result["folder"] = str(folder)
     return result
 

@@ -35,6 +35,14 @@ class _ErrorMappingGroup(TyperGroup):
             # Typer's own signals and usage errors keep their standard handling.
             if type(e).__module__.startswith("typer") or _debug(ctx):
                 raise
+            from edgeseg.io import ENVIRONMENT_ERRNOS, os_error_cause, os_error_code
+
+            if isinstance(e, OSError) and os_error_code(e) in ENVIRONMENT_ERRNOS:
+                # A full disk, a read-only folder, a parent that is a file, a name too long: the
+                # machine's files, not a bug. Writers raise WriteError; this catches the rest.
+                where = os.fsdecode(e.filename) if e.filename is not None else "(the system named no path)"
+                typer.echo(f"error: {where}: {os_error_cause(e)}", err=True)
+                raise typer.Exit(2) from None
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
             typer.echo(f"error: unexpected {type(e).__name__}: {first} (rerun with --debug for the traceback)", err=True)
             raise typer.Exit(1) from None

@@ -30,11 +30,13 @@ def camera_cmd(
     """Segment each frame, draw the lesion outline with area, confidence, FPS and screening hints
     (blurry, too dark/bright, touching the border, too small, no lesion); print per-stage latency."""
     from edgeseg.errors import ConfigError, RunError
-    from edgeseg.screen.camera import CameraConfig, run_camera
+    from edgeseg.screen.camera import CameraConfig, check_video_path, run_camera
     from edgeseg.screen.process import FrameProcessor
 
     if headless and save is None and jsonl is None and not snapshot_every:
         raise ConfigError("--headless needs somewhere to write: --save out.mp4, --jsonl, or --snapshot-every N")
+    if save is not None:
+        check_video_path(save)  # a missing or unknown extension fails before the model loads
     if jsonl is None and save is not None:
         jsonl = save.with_suffix(".jsonl")
     for p in (save, jsonl):

@@ -9,6 +9,10 @@ import typer
 
 from edgeseg.data.pairs import LAYOUTS
 
+# The largest input side --size accepts: 4096x4096 already needs 4 GiB for one 64-channel float32
+# feature map of one image; larger sizes are typos (100000x100000) that would fail deep in OpenCV.
+MAX_SIDE = 4096
+
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "assets" / "isic2017_sample"
 
 LayoutOpt = Annotated[
@@ -42,4 +46,6 @@ def parse_size(text: str | None, option: str = "--size") -> tuple[int, int] | No
         raise ConfigError(f"{option} must look like HEIGHTxWIDTH (e.g. 192x256), got {text!r}") from None
     if h < 1 or w < 1:
         raise ConfigError(f"{option} must be positive, got {text!r}")
+    if max(h, w) > MAX_SIDE:
+        raise ConfigError(f"{option} {text}: at most {MAX_SIDE} px a side")
     return h, w

@@ -10,6 +10,7 @@ its mask only line up in their stored pixel grids. Multi-frame files give their 
 
 from __future__ import annotations
 
+import re
 import struct
 import warnings
 import zlib
@@ -131,8 +132,12 @@ def _load(path: Path) -> Image.Image:
             stacklevel=3,
         )
     try:
-        im = Image.open(path)
-    except _DECODE_ERRORS as e:
+        with warnings.catch_warnings():
+            # Pillow only warns (two raw lines) between its pixel limit and twice it: refuse the
+            # file with one line instead, as it does above twice the limit.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except (*_DECODE_ERRORS, Image.DecompressionBombWarning) as e:
         raise _decode_error(path, e) from None
     try:
         im.load()  # Image.open reads only the header: a truncated body fails here, or never
@@ -151,8 +156,10 @@ def _decode_error(path: Path, e: BaseException) -> DataError:
         return DataError(f"{path}: cannot read the file (permission denied)")
     if isinstance(e, UnidentifiedImageError):
         return DataError(f"{path}: not a readable image (cannot identify image file); replace it with a JPEG/PNG/BMP/TIFF or remove it")
-    if isinstance(e, Image.DecompressionBombError):
-        return DataError(f"{path}: image too large to decode safely ({e})")
+    if isinstance(e, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        pixels = next(iter(re.findall(r"\((\d+) pixels\)", str(e))), None)
+        return DataError(f"{path}: image too large to decode safely ({f'{int(pixels):,} pixels, ' if pixels else ''}"
+                         f"Pillow's limit is {Image.MAX_IMAGE_PIXELS:,}); downscale it")
     detail = str(e).splitlines()[0] if str(e) else type(e).__name__
     return DataError(f"{path}: corrupt or truncated image ({detail}); re-copy the file or remove the pair")
 

@@ -69,6 +69,11 @@ class PairScan:
     unpaired_images: tuple[Path, ...] = ()
     unpaired_masks: tuple[Path, ...] = ()
 
+    @property
+    def skipped(self) -> int:
+        """How many files were skipped (unpaired images and masks)."""
+        return len(self.unpaired_images) + len(self.unpaired_masks)
+
     def summary(self, max_names: int = 5) -> str:
         """One line, e.g. ``120 pairs (isic layout) in ROOT; skipped 2 images without a mask
         (a.jpg, b.jpg) and 1 mask without an image (c.png)``; at most ``max_names`` file names

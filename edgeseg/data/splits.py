@@ -8,19 +8,30 @@ be evaluated later on precisely the pairs it never trained on.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from edgeseg.config import DataConfig
-from edgeseg.data.pairs import Pair, find_splits, split_pairs
+from edgeseg.data.pairs import Pair, PairScan, find_splits, split_pairs
 from edgeseg.errors import DataError
 from edgeseg.io import write_json
 
 Splits = dict[str, tuple[Pair, ...]]
 
 
+def note_skipped(scans: dict[str, PairScan]) -> None:
+    """Say on stderr which files a scan skipped (images without a mask and the reverse), as
+    ``edgeseg data`` lists them: a command never silently uses fewer pairs than the folder holds."""
+    for name, scan in scans.items():
+        if scan.skipped:
+            print(f"warning: {name + ': ' if name != 'all' else ''}{scan.summary()}", file=sys.stderr)
+
+
 def make_splits(cfg: DataConfig) -> tuple[Splits, dict]:
-    """Find the pairs under ``cfg.root`` and split them; returns (splits, description)."""
+    """Find the pairs under ``cfg.root`` and split them; returns (splits, description). Skipped
+    files are noted on stderr (:func:`note_skipped`)."""
     scans = find_splits(cfg.root, cfg.layout)
+    note_skipped(scans)
     if "all" in scans:
         scan = scans["all"]
         splits = split_pairs(scan.pairs, cfg.val_fraction, cfg.test_fraction, cfg.split_seed)

@@ -10,7 +10,10 @@ every frame to the model in turn (no drops), which is how results are compared w
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,8 +25,8 @@ import cv2
 import numpy as np
 
 from edgeseg.data.decode import IMAGE_SUFFIXES
-from edgeseg.errors import DataError, EdgesegError, RunError
-from edgeseg.io import atomic_path, write_json
+from edgeseg.errors import ConfigError, DataError, EdgesegError, RunError
+from edgeseg.io import WriteError, current_umask, mkdirs, os_error_cause, remove_empty, write_error, write_image, write_json
 from edgeseg.screen.process import STAGES, FrameProcessor, draw_overlay
 
 CAMERA_PROBE = range(5)
@@ -250,10 +253,13 @@ def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
     start = time.perf_counter()
     shape: tuple[int, ...] | None = None
     error: EdgesegError | None = None
+    # Folders this session creates for its outputs; removed again if they end up empty.
+    made = [d for out in (cfg.jsonl, cfg.save) if out for d in (Path(out).parent, *Path(out).parent.parents) if not d.exists()]
     try:
         if cfg.jsonl:
-            Path(cfg.jsonl).parent.mkdir(parents=True, exist_ok=True)
-            jsonl = open(cfg.jsonl, "x")  # never overwrite an earlier session
+            # Written under a hidden name and renamed when the session ends with at least one
+            # frame: a session that fails at once leaves no empty file to block its rerun.
+            jsonl = _Partial(Path(cfg.jsonl))
             summary.outputs["jsonl"] = cfg.jsonl
         fps = None
         last_draw: float | None = None
@@ -293,15 +299,14 @@ def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
                 times[k].append(v)
             if cfg.save and overlay is not None:
                 if writer is None:
-                    writer = _video_writer(cfg.save, frame.shape, source.fps)
+                    writer = VideoOut(Path(cfg.save), frame.shape, source.fps)
                     summary.outputs["video"] = cfg.save
                 writer.write(cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
             record = {"frame": index, "t": round(done - start, 4), "lag_ms": round(lags[-1], 2),
                       "latency_ms": {"capture_wait": round(waited, 3), **{k: round(v, 3) for k, v in result.latency_ms.items()}},
                       **{k: v for k, v in result.record().items() if k not in ("latency_ms",)}}
             if jsonl:
-                jsonl.write(json.dumps(record) + "\n")
-                jsonl.flush()
+                jsonl.write_line(json.dumps(record))
             snap = bool(snap_dir and cfg.snapshot_every and (summary.frames_processed - 1) % cfg.snapshot_every == 0)
             if window:
                 key = _show(overlay)
@@ -314,10 +319,14 @@ def run_camera(processor: FrameProcessor, cfg: CameraConfig) -> CameraSummary:
         reader.stop()
         summary.frames_read, summary.frames_dropped = reader.read, reader.dropped
         summary.seconds = time.perf_counter() - start
-        if jsonl:
-            jsonl.close()
-        if writer is not None:
-            writer.release()
+        # Keep what was written so far (each output whole), unless nothing was: then no file.
+        try:
+            if writer is not None and not writer.finish(keep=summary.frames_processed > 0):
+                summary.outputs.pop("video", None)
+        finally:
+            if jsonl and not jsonl.finish(keep=summary.frames_processed > 0):
+                summary.outputs.pop("jsonl", None)
+            remove_empty(sorted(set(made), key=lambda d: len(d.parts), reverse=True))
         if window:
             cv2.destroyAllWindows()
         summary.latency_ms = {k: {"p50": float(np.percentile(v, 50)), "p90": float(np.percentile(v, 90))}
@@ -335,23 +344,127 @@ def save_snapshot(folder: Path, index: int, frame: np.ndarray, mask: np.ndarray,
                   record: dict[str, Any]) -> None:
     """frame_<i>.png, mask_<i>.png (0/255, full frame), overlay_<i>.jpg and frame_<i>.json."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, arr in ((f"frame_{index:06d}.png", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)), (f"mask_{index:06d}.png", mask * 255),
-                      *(((f"overlay_{index:06d}.jpg", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR)),) if overlay is not None else ())):
-        with atomic_path(folder / name) as tmp:
-            if not cv2.imwrite(str(tmp), arr):
-                raise RunError(f"{folder / name}: could not write")
+    for name, arr in ((f"frame_{index:06d}.png", frame), (f"mask_{index:06d}.png", mask * 255),
+                      *(((f"overlay_{index:06d}.jpg", overlay),) if overlay is not None else ())):
+        write_image(folder / name, arr)
     write_json(folder / f"frame_{index:06d}.json", record)
 
 
-def _video_writer(path: str, shape: tuple[int, ...], fps: float) -> Any:
-    p = Path(path)
-    if p.exists():
-        raise RunError(f"{p} already exists; choose a new --save path (nothing is overwritten)")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"mp4v"), float(fps or 30.0), (shape[1], shape[0]))
-    if not writer.isOpened():
-        raise RunError(f"{p}: cannot write video (OpenCV has no mp4v encoder here)")
-    return writer
+VIDEO_SUFFIXES = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
+MPEG4_MAX_SIDE = 8191  # MPEG-4 Part 2 codes each side in 13 bits: OpenCV's writer refuses 8192 and up
+
+
+def check_video_path(path: Path, option: str = "--save") -> None:
+    """Fail before any work on a video path whose container cannot be chosen, or that exists."""
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ConfigError(f"{option} {path}: needs a video file extension ({', '.join(VIDEO_SUFFIXES)}); "
+                          f"{'it has none' if not path.suffix else repr(path.suffix) + ' is not one'}")
+    if path.exists():
+        raise RunError(f"{path} already exists; choose a new path (nothing is overwritten)")
+
+
+class _Partial:
+    """A text file written line by line under a hidden name, renamed onto ``dest`` by
+    :meth:`finish`. A line is written whole or cut off again (a full disk can take half of it),
+    so the kept file never ends in a torn line; a write error names ``dest``."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest, self.lines, self._good = dest, 0, 0
+        mkdirs(dest.parent)
+        try:
+            self._fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=dest.suffix, dir=dest.parent)
+        except OSError as e:
+            raise write_error(dest, e) from None
+        self.tmp = Path(tmp)
+
+    def write_line(self, line: str) -> None:
+        data = (line + "\n").encode("utf-8")
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as e:
+            os.ftruncate(self._fd, self._good)
+            raise write_error(self.dest, e) from None
+        self._good = os.lseek(self._fd, 0, os.SEEK_CUR)
+        self.lines += 1
+
+    def finish(self, keep: bool) -> bool:
+        """Close; rename onto ``dest`` if ``keep`` and a line was written, else remove. Returns
+        whether the file was kept."""
+        os.close(self._fd)
+        if not (keep and self.lines):
+            self.tmp.unlink(missing_ok=True)
+            return False
+        if self.dest.exists():
+            self.tmp.unlink(missing_ok=True)
+            raise RunError(f"{self.dest} appeared while this session ran; kept nothing (nothing is overwritten)")
+        os.chmod(self.tmp, 0o666 & ~current_umask())
+        os.replace(self.tmp, self.dest)
+        return True
+
+
+class VideoOut:
+    """An OpenCV video writer into a hidden temporary file, renamed onto ``path`` once the
+    container is complete and readable; a failure says why (size, disk) rather than "no encoder"."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], fps: float) -> None:
+        check_video_path(path)
+        h, w = shape[:2]
+        codec = VIDEO_SUFFIXES[path.suffix.lower()]
+        if codec == "mp4v" and max(h, w) > MPEG4_MAX_SIDE:
+            raise DataError(f"--save {path}: frames of {w}x{h} are too large for MPEG-4 video (at most "
+                            f"{MPEG4_MAX_SIDE} px a side); save as .avi (Motion JPEG) or use a smaller source")
+        self.path, self.frames = path, 0
+        mkdirs(path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        except OSError as e:
+            raise write_error(path, e) from None
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self._w = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*codec), float(fps or 30.0), (w, h))
+        if not self._w.isOpened():
+            self.tmp.unlink(missing_ok=True)
+            cause = _free_space_cause(path.parent) or f"OpenCV has no {codec} encoder here"
+            raise RunError(f"--save {path}: cannot write video ({cause})")
+
+    def write(self, bgr: np.ndarray) -> None:
+        self._w.write(bgr)
+        self.frames += 1
+
+    def finish(self, keep: bool) -> bool:
+        """Close the container; if ``keep``, check it reads back with every frame and rename it
+        into place. Returns whether the video was kept. Raises WriteError when it does not read back."""
+        self._w.release()
+        if not keep:
+            self.tmp.unlink(missing_ok=True)
+            return False
+        cause = _free_space_cause(self.path.parent)  # a full disk: say so without probing a torn file
+        if cause is None:
+            cap = cv2.VideoCapture(str(self.tmp))
+            n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+            cap.release()
+            if n < self.frames:
+                cause = f"the encoder wrote {n} of {self.frames} frames"
+        if cause is not None:
+            self.tmp.unlink(missing_ok=True)
+            raise WriteError(f"{self.path}: cannot write video: {cause}")
+        os.chmod(self.tmp, 0o666 & ~current_umask())
+        os.replace(self.tmp, self.path)
+        return True
+
+
+def _free_space_cause(folder: Path) -> str | None:
+    """OpenCV's writers report no errno; ask the file system whether it is full or read-only."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return os_error_cause(OSError(errno.EROFS, ""))
+    if st.f_bavail * st.f_frsize < (1 << 20):
+        return os_error_cause(OSError(errno.ENOSPC, ""))
+    return None
 
 
 def _show(overlay: np.ndarray | None) -> int:

@@ -66,7 +66,7 @@ def test_headless_masks_match_predict_on_the_same_frames(cli, video, tmp_path):
     assert np.mean([x["area_fraction"] for x in lines]) > 0.05  # the lesions were found at all
 
 
-def test_latest_frame_wins_bounds_lag_and_counts_drops(frames, tmp_path):
+def test_fast_source_drops_frames_and_counts_them(frames, tmp_path):
     from edgeseg.runtime import load_runner
     from edgeseg.screen.camera import CameraConfig, run_camera
     from edgeseg.screen.process import FrameProcessor
@@ -76,9 +76,48 @@ def test_latest_frame_wins_bounds_lag_and_counts_drops(frames, tmp_path):
                    CameraConfig(source=str(folder), headless=True, realtime=True, fps=400.0))
     assert s.frames_read == 64
     assert s.frames_dropped > 0 and s.frames_processed + s.frames_dropped == s.frames_read
-    # Lag never builds up: each result is at most about one capture wait + one frame behind.
-    per_frame = s.latency_ms["total"]["p90"]
-    assert s.lag_ms["max"] < 3 * per_frame + 50, (s.lag_ms, per_frame)
+    # That lag never builds up is a property of the reader, checked without a clock below:
+    # a wall-clock bound on the lag fails on a loaded machine.
+
+
+class _GatedSource:
+    """Frames 0..n-1 that the reader gets only as the test releases them (no clock involved)."""
+
+    kind, fps = "folder", 0.0
+
+    def __init__(self, frames):
+        import threading
+
+        self._frames, self.released = frames, threading.Semaphore(0)
+
+    def frames(self):
+        for f in self._frames:
+            self.released.acquire()
+            yield f
+
+    def close(self):
+        pass
+
+
+def test_latest_frame_wins_so_lag_cannot_build_up(frames):
+    """Frames that arrive while the model is busy replace each other: the next take() is always
+    the newest frame, so a result is never more than one frame behind its capture."""
+    import threading
+
+    from edgeseg.screen.camera import LatestFrameReader
+
+    src = _GatedSource(frames[:10])
+    reader = LatestFrameReader(src, realtime=True).start()
+    for n, expect_read in ((1, 1), (4, 5), (5, 10)):  # release n frames while "busy", then take
+        for _ in range(n):
+            src.released.release()
+        with reader._cv:  # wait (no timeout assertion) until the reader has read them
+            reader._cv.wait_for(lambda: reader.read == expect_read)
+        frame, index, _ = reader.take()
+        assert index == expect_read - 1  # the newest, never a queued older one
+    assert reader.take() is None and reader.read == 10 and reader.dropped == 10 - 3
+    reader.stop()
+    assert not any(t.name == "edgeseg-capture" and t.is_alive() for t in threading.enumerate())
 
 
 def test_every_frame_mode_drops_nothing(frames, tmp_path):
