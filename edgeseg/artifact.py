@@ -106,6 +106,29 @@ class Manifest:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """One exported artifact: its folder (named by ``label``) and the model file inside it."""
+
+    folder: Path
+    file: Path
+
+    @property
+    def label(self) -> str:
+        return self.folder.name
+
+    def manifest(self) -> Manifest:
+        """Its manifest, sha256 checked.
+
+        Raises:
+            RunError: no manifest beside the file, an unreadable one, or a sha256 mismatch.
+        """
+        manifest = read_manifest(self.file)
+        if manifest is None:
+            raise RunError(f"{self.folder}: no {MANIFEST}; not an edgeseg artifact")
+        return manifest
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """sha256 of a file, or of a folder's files (relative names and contents, in sorted order)."""
     path = Path(path)

@@ -2,20 +2,26 @@
 
 A :class:`GateResult` holds the reference, the candidate, the drop, the budget and ``passed``;
 it is saved as JSON (into the artifact's manifest and the export's ``gates.json``) and drives
-the exit code. Both sides are scored by :func:`edgeseg.evaluate.evaluate` on the same pairs.
+the exit code. Both sides are scored by :func:`edgeseg.evaluate.evaluate` on the same pairs;
+:func:`gate_artifact` is the stage ``gate(artifact, reference, budget) -> GateResult``.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import gzip
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgeseg.artifact import Artifact, size_bytes, write_manifest
+from edgeseg.data.pairs import Pair
 from edgeseg.errors import ConfigError
-from edgeseg.evaluate import EvalResult
+from edgeseg.evaluate import EvalResult, evaluate
 from edgeseg.metrics import confusion, per_image
 
 DEFAULT_BUDGET = 0.01
@@ -100,6 +106,35 @@ def gate(reference: EvalResult, candidate: EvalResult, *, artifact: str, format:
         dice_drop=drop, iou_drop=ref["iou"] - cand["iou"],
         mask_agreement=mask_agreement(reference, candidate), budget=budget, passed=bool(drop <= budget),
     )
+
+
+def gate_artifact(artifact: Artifact, reference: EvalResult, pairs: Sequence[Pair], *, budget: float,
+                  reference_name: str, split: str) -> GateResult:
+    """Score ``artifact`` on ``pairs`` against the float ``reference`` (scored on the same pairs
+    with ``keep_masks``), measure its gzip size and batch-1 latency, and write the verdict into
+    its manifest: a failed artifact is kept but marked failed.
+
+    Raises:
+        RunError: the artifact has no manifest, or its file no longer matches it.
+    """
+    from edgeseg.runtime import load_runner
+    from edgeseg.runtime.timing import time_runner
+
+    manifest = artifact.manifest()
+    runner = load_runner(artifact.file)
+    result = gate(
+        reference, evaluate(runner, pairs, keep_masks=True), artifact=artifact.label, format=manifest.format,
+        recipe=manifest.recipe, size_bytes=size_bytes(artifact.file), reference_name=reference_name,
+        split=split, budget=budget,
+    )
+    # Size after gzip is what pruning buys; latency is measured, never inferred from sparsity.
+    file = artifact.file
+    result = dataclasses.replace(
+        result, gzip_bytes=len(gzip.compress(file.read_bytes(), 6)) if file.is_file() else None,
+        latency_p50_ms=round(time_runner(runner, min_runs=5, min_seconds=0.3).p50_ms, 2),
+    )
+    write_manifest(artifact.folder, dataclasses.replace(manifest, gate=result.to_dict()))
+    return result
 
 
 def gate_table(results: list[GateResult]) -> str:

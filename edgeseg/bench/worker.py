@@ -31,7 +31,7 @@ def _peak_rss_mb() -> float:
 
 def infer(job: dict[str, Any]) -> dict[str, Any]:
     from edgeseg.bench.runtimes import BENCH_RUNTIMES
-    from edgeseg.bench.timing import time_runner
+    from edgeseg.runtime.timing import time_runner
 
     rt = BENCH_RUNTIMES.get(job["runtime"])
     rss0 = _rss_mb()

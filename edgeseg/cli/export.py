@@ -45,8 +45,10 @@ def export_cmd(
 ) -> None:
     """Export a run to TFLite / ONNX / SavedModel, evaluate every artifact on the same split as the
     float model, print the Dice/IoU drop table, and exit 3 if any artifact misses its budget."""
-    from edgeseg.export.exporter import ExportConfig, export_run
+    from edgeseg.export.exporter import ExportConfig
     from edgeseg.gates import gate_table
+    from edgeseg.pipeline import export_runs, family_table_of
+    from edgeseg.quantize.qat import QATConfig
 
     if int8 and (quant or format):
         raise ConfigError("--int8 is shorthand for --format tflite --format onnx --quant static_wi8_ai8; pass either it or --format/--quant")
@@ -60,48 +62,16 @@ def export_cmd(
         split=split, limit=limit, max_dice_drop=max_dice_drop, gates_file=str(gates) if gates else None,
         fallback=fallback, qat_epochs=qat_epochs, qat_max_steps=qat_max_steps, input_size=parse_size(size),
     )
-    if out is not None and len(runs) > 1:
-        raise ConfigError("--out names one folder; with several runs each export goes to RUN/export")
-    reports = []
-    for run in runs:
-        if qat:
-            from edgeseg.quantize.qat import QATConfig
-            from edgeseg.quantize.qat import qat as qat_finetune
-
-            run = qat_finetune(run, QATConfig(epochs=qat_epochs, max_steps=qat_max_steps), runs_root=run.parent).path
-            typer.echo(f"QAT run: {run}")
-        report = export_run(run, cfg, out)
+    qat_cfg = QATConfig(epochs=qat_epochs, max_steps=qat_max_steps) if qat else None
+    reports = export_runs(runs, cfg, out, qat=qat_cfg)
+    for _, report in reports:
         typer.echo("")
         typer.echo(gate_table(report.results))
         typer.echo(f"artifacts, gates.json and gates.md: {report.folder}")
-        reports.append((run, report))
     if len(reports) > 1:
-        _family(reports)
+        table = family_table_of(reports)
+        typer.echo("(no family table: the runs are not width variants of one model on the same splits)" if table is None
+                   else "\nFamily: every variant against the full-width float model\n" + table)
     if not all(r.passed for _, r in reports):
         typer.echo("error: at least one artifact missed its Dice-drop budget (kept, marked failed in its manifest)", err=True)
         raise typer.Exit(GATE_FAILED)
-
-
-def _family(reports: list) -> None:  # noqa: ANN001
-    """The family table, when the runs are width variants scored on the same pairs."""
-    import re
-
-    from edgeseg.gates import family_table
-    from edgeseg.io import write_text
-    from edgeseg.run import RunDir
-
-    variants, splits = [], set()
-    for run, report in reports:
-        name = RunDir.open(run).config().model.name
-        match = re.fullmatch(r"(.+)_w(\d{3})", name)
-        if not match:
-            return
-        variants.append((match.group(1), name, int(match.group(2)) / 100, report.results))
-        splits.add((Path(run) / "splits.json").read_text())
-    if len({v[0] for v in variants}) != 1 or len(splits) != 1:
-        typer.echo("(no family table: the runs are not width variants of one model on the same splits)")
-        return
-    table = family_table([(name, width, results) for _, name, width, results in variants])
-    typer.echo("\nFamily: every variant against the full-width float model\n" + table)
-    for _, report in reports:
-        write_text(report.folder / "family.md", "# Family gate\n\n" + table)

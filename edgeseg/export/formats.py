@@ -1,5 +1,7 @@
-"""Export formats: a registry of small frozen dataclasses, each with the recipes it supports and
-the function that writes one model file. ``edgeseg export --help`` is generated from it."""
+"""Export formats: a registry of small frozen dataclasses, each with the recipes it supports, the
+function that writes one model file, and what else differs by format (the artifact's label and
+layout, the worst-op report and the calibration methods the accuracy-aware search may try).
+``edgeseg export --help`` is generated from it; nothing else branches on a format's name."""
 
 from __future__ import annotations
 
@@ -37,15 +39,51 @@ class WriteOptions:
 Writer = Callable[[Any, Path, Recipe, "np.ndarray | None", WriteOptions], tuple[TensorSpec, TensorSpec]]
 
 
+# (model, calibration, options) -> op/node names, the worst quantization error first.
+WorstOps = Callable[[Any, np.ndarray, WriteOptions], list[str]]
+
+
 @dataclass(frozen=True)
 class Format:
-    """An artifact format: its file name, the recipes it supports and its writer."""
+    """An artifact format.
+
+    Attributes:
+        name, filename, recipes, summary: the registry name, the model file's name, the recipes it
+            supports, one line for ``--help``.
+        write: ``(model, out, recipe, calibration, options) -> (input spec, output spec)``.
+        io_in_label: the IO dtype of full-integer artifacts is part of the label (``_int8io``).
+        nchw: the writer honours ``options.onnx_nchw`` (label ``_nchw``, layout NCHW).
+        worst_ops: the per-op quantization error report (None: no selective quantization).
+        calibration_methods: calibration methods to try when static int8 misses its budget, most
+            promising first; empty when the converter offers no choice (``no_calibration_choice``
+            says why).
+        same_calibration: ``(method, current) -> why`` for methods that would reproduce the
+            current one exactly, so trying them would waste a step.
+    """
 
     name: str
     filename: str
     recipes: tuple[str, ...]
     summary: str
     write: Writer = field(repr=False, compare=False)
+    io_in_label: bool = False
+    nchw: bool = False
+    worst_ops: WorstOps | None = field(default=None, repr=False, compare=False)
+    calibration_methods: tuple[str, ...] = ()
+    no_calibration_choice: str = ""
+    same_calibration: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
+
+    def label(self, recipe: Recipe, options: WriteOptions) -> str:
+        """The artifact's folder name, e.g. ``tflite_static_wi8_ai8_int8io`` or ``onnx_fp32_nchw``."""
+        label = f"{self.name}_{recipe.name}"
+        if self.io_in_label and recipe.integer_activations:
+            label += f"_{options.io}io"
+        if self.nchw and options.onnx_nchw:
+            label += "_nchw"
+        return label
+
+    def layout(self, options: WriteOptions) -> str:
+        return "NCHW" if self.nchw and options.onnx_nchw else "NHWC"
 
 
 def _write_tflite(model: Any, out: Path, recipe: Recipe, calib: np.ndarray | None, o: WriteOptions):  # noqa: ANN202
@@ -68,6 +106,23 @@ def _write_onnx(model: Any, out: Path, recipe: Recipe, calib: np.ndarray | None,
         return quantize_onnx(fp32, out, calib, method=o.calib_method, nodes_to_exclude=o.keep_float)
 
 
+def _worst_tflite(model: Any, calib: np.ndarray, o: WriteOptions) -> list[str]:
+    from edgeseg.export.tflite import quantization_error_report
+
+    return [name for name, _ in quantization_error_report(model, calib, io=o.io)]
+
+
+def _worst_onnx(model: Any, calib: np.ndarray, o: WriteOptions) -> list[str]:
+    import tempfile
+
+    from edgeseg.export.onnx import quantization_error_report, write_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        write_onnx(model, fp32, opset=o.opset, nchw=o.onnx_nchw)
+        return [name for name, _ in quantization_error_report(fp32, calib, method=o.calib_method)]
+
+
 def _write_savedmodel(model: Any, out: Path, recipe: Recipe, calib: np.ndarray | None, o: WriteOptions):  # noqa: ANN202
     from edgeseg._keras import tf
 
@@ -87,9 +142,13 @@ def _write_keras(model: Any, out: Path, recipe: Recipe, calib: np.ndarray | None
 FORMATS: Registry[Format] = Registry("export format")
 for _f in (
     Format("tflite", "model.tflite", ("fp32", "fp16", "dynamic_wi8_afp32", "static_wi8_ai8", "qat_wi8_ai8"),
-           "LiteRT flatbuffer, batch 1 (the phone format)", _write_tflite),
+           "LiteRT flatbuffer, batch 1 (the phone format)", _write_tflite, io_in_label=True, worst_ops=_worst_tflite,
+           no_calibration_choice="TFLite already quantizes weights per channel and calibrates min/max only"),
     Format("onnx", "model.onnx", ("fp32", "static_wi8_ai8", "qat_wi8_ai8"),
-           "ONNX via tf2onnx; int8 is ONNX Runtime static QDQ, per-channel", _write_onnx),
+           "ONNX via tf2onnx; int8 is ONNX Runtime static QDQ, per-channel", _write_onnx, nchw=True,
+           worst_ops=_worst_onnx, calibration_methods=("percentile", "entropy", "minmax"),
+           # quantize_static's entropy search has a single candidate with ORT 1.32's defaults.
+           same_calibration={("entropy", "minmax"): "identical to minmax in ONNX Runtime 1.32"}),
     Format("savedmodel", "model.savedmodel", ("fp32",), "TensorFlow SavedModel (serving_default)", _write_savedmodel),
     Format("keras", "model.keras", ("fp32",), "tf_keras .keras file: the float model at the export size (bench reference)",
            _write_keras),

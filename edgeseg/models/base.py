@@ -47,6 +47,8 @@ def register_variant(name: str, build: Callable[..., keras.Model], summary: str,
     builder.__name__ = builder.__qualname__ = name
     fixed = ", ".join(f"{k}={v!r}" for k, v in params.items())
     builder.__doc__ = f"{summary} [{build.__name__}({fixed})]"
+    # A family is one builder over one number: width variants are compared against each other.
+    builder.family, builder.params = build.__name__, dict(params)  # type: ignore[attr-defined]
     MODELS.add(name, builder)
     return builder
 

@@ -6,7 +6,8 @@ import pytest
 
 from edgeseg.errors import ConfigError, RunError
 from edgeseg.artifact import read_manifest, sha256_file
-from edgeseg.export.exporter import ExportConfig, export_run, plan_targets
+from edgeseg.export.exporter import ExportConfig, plan_targets
+from edgeseg.pipeline import export_run
 
 
 @pytest.fixture(scope="module", name="tiny")
