@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgeseg.data.decode import IMAGE_SUFFIXES, read_image
+from edgeseg.data.decode import read_image
 from edgeseg.data.pipeline import resize_image
-from edgeseg.errors import DataError, RunError
+from edgeseg.errors import RunError
 from edgeseg.io import atomic_dir, write_image, write_json
 from edgeseg.postprocess import PostprocessConfig, draw_outline, postprocess, resize_prob
 from edgeseg.progress import track
@@ -24,21 +24,6 @@ class Prediction:
     overlay: str
     area_fraction: float
     mean_confidence: float
-
-
-def list_images(path: str | Path) -> list[Path]:
-    """Image files of a folder (sorted; an ``images/`` sub-folder is used if present), or one file."""
-    path = Path(path)
-    if path.is_file():
-        return [path]
-    if not path.is_dir():
-        raise DataError(f"{path}: no such file or folder")
-    if (path / "images").is_dir():
-        path = path / "images"
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise DataError(f"{path}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
-    return files
 
 
 def predict(runner: Runner, images: Sequence[Path], out_dir: str | Path,

@@ -26,7 +26,8 @@ def predict_cmd(
     """Write <stem>_mask.png (0/255), <stem>_overlay.jpg (lesion outline) and predictions.json."""
     from edgeseg.defaults import default_artifact
     from edgeseg.errors import ConfigError
-    from edgeseg.predict import list_images, predict
+    from edgeseg.data.images import list_images
+    from edgeseg.predict import predict
     from edgeseg.runtime import load_runner
 
     if len(paths) not in (2, 3):

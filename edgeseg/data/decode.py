@@ -22,11 +22,10 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from edgeseg.errors import DataError
 
-if TYPE_CHECKING:  # pairs imports IMAGE_SUFFIXES from here; only the type flows back
-    from edgeseg.data.pairs import Pair
+from edgeseg.data.images import IMAGE_SUFFIXES  # noqa: F401  (re-exported: decode's callers list files too)
 
-IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
-"""File suffixes (lower case) that :mod:`edgeseg.data.pairs` treats as images or masks."""
+if TYPE_CHECKING:
+    from edgeseg.data.pairs import Pair
 
 _SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 # What decoding a damaged file raises inside Pillow and its codecs.

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeseg.data.decode import IMAGE_SUFFIXES
+from edgeseg.data.images import image_files
 from edgeseg.errors import ConfigError, DataError
 from edgeseg.registry import Registry
 
@@ -170,7 +170,7 @@ class GenericLayout(Layout):
         return (root / "images").is_dir() and (root / "masks").is_dir()
 
     def scan(self, root: Path) -> PairScan:
-        images, masks = _image_files(root / "images"), _image_files(root / "masks")
+        images, masks = image_files(root / "images"), image_files(root / "masks")
         found = f"images/ has {_count(len(images), 'file')}, masks/ has {len(masks)}"
         return self._match(root, images, masks, found)
 
@@ -189,8 +189,8 @@ class IsicLayout(Layout):
     def scan(self, root: Path) -> PairScan:
         inputs, truths = self._inputs(root), self._ground_truths(root)
         # *_superpixels.png are ISIC 2017's per-image superpixel maps, not images to segment.
-        images = [p for d in inputs for p in _image_files(d) if not p.stem.endswith("_superpixels")]
-        masks = [p for d in truths for p in _image_files(d)]
+        images = [p for d in inputs for p in image_files(d) if not p.stem.endswith("_superpixels")]
+        masks = [p for d in truths for p in image_files(d)]
         found = (
             f"{', '.join(d.name + '/' for d in inputs)} {_has(len(inputs))} {_count(len(images), 'image')}, "
             f"{', '.join(d.name + '/' for d in truths)} {_has(len(truths))} {_count(len(masks), 'mask')}"
@@ -220,8 +220,8 @@ class Ph2Layout(Layout):
 
     def scan(self, root: Path) -> PairScan:
         base = self._base(root)
-        images = [p for d in self._image_dirs(base) for p in _image_files(d)]
-        masks = [p for d in sorted(base.glob("*/*_lesion")) if d.is_dir() for p in _image_files(d)]
+        images = [p for d in self._image_dirs(base) for p in image_files(d)]
+        masks = [p for d in sorted(base.glob("*/*_lesion")) if d.is_dir() for p in image_files(d)]
         found = f"{_count(len(images), 'dermoscopic image')}, {_count(len(masks), 'lesion mask')}"
         return self._match(root, images, masks, found)
 
@@ -373,18 +373,6 @@ def _check_folder(root: Path) -> None:
         raise DataError(f"{root}: no such folder; check the path")
     if not root.is_dir():
         raise DataError(f"{root}: is a file; give the folder that holds the images and masks")
-
-
-def _image_files(folder: Path) -> list[Path]:
-    """Image files directly in ``folder`` (by suffix, any case), sorted; [] if it is missing."""
-    if not folder.is_dir():
-        return []
-    # Dot files include macOS "._x.jpg" resource forks, which have an image suffix but no image.
-    return sorted(
-        p
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    )
 
 
 def _subdirs(root: Path, keep: Callable[[str], bool]) -> list[Path]:

@@ -11,6 +11,7 @@ import numpy as np
 
 from edgeseg.config import Normalisation
 from edgeseg.data.decode import read_image
+from edgeseg.data.images import list_images
 from edgeseg.data.pairs import Pair
 from edgeseg.data.pipeline import resize_image
 from edgeseg.errors import ConfigError, DataError
@@ -25,8 +26,6 @@ def select_calibration(splits: dict[str, tuple[Pair, ...]], n: int, seed: int, e
     ``calib_dir``. Calibrating on the evaluation split is an error (the gate would be optimistic)."""
     eval_images = {p.image.resolve() for p in splits.get(eval_split, ())}
     if calib_dir is not None:
-        from edgeseg.predict import list_images
-
         images = list_images(calib_dir)
         if eval_images & {p.resolve() for p in images}:
             raise ConfigError(f"{calib_dir}: holds images of the evaluation split '{eval_split}'; calibrate on training images")
