@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeseg.cli import app
+from edgeseg.cli.app import app
 from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, postprocess_config
 from edgeseg.errors import DataError
 from edgeseg.io import next_free_path

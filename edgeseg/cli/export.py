@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeseg.cli import app
+from edgeseg.cli.app import app
 from edgeseg.cli.options import LimitOpt, parse_size
 from edgeseg.errors import ConfigError
 from edgeseg.export.formats import FORMATS

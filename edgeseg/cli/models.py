@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from edgeseg.cli import app
+from edgeseg.cli.app import app
 
 
 @app.command("models")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from edgeseg.cli import app
+from edgeseg.cli.app import app
 from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, ThresholdOpt, postprocess_config
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeseg.cli import app
+from edgeseg.cli.app import app
 
 
 @app.command("serve-web")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edgeseg.cli import app
+from edgeseg.cli.app import app
 from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt, parse_size
 from edgeseg.config import AugmentConfig, DataConfig, RunConfig
 from edgeseg.errors import ConfigError
