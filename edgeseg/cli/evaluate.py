@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
 from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, postprocess_config
 from edgeseg.errors import DataError
 from edgeseg.io import next_free_path
@@ -29,6 +30,10 @@ def eval_cmd(
     fill_holes: FillOpt = False,
     tta: Annotated[str, typer.Option(help="Test-time flip augmentation: none, h (horizontal) or hv (4 flips); costs 2-4 model calls per image.")] = "none",
     worst: Annotated[int, typer.Option(help="Also draw the N lowest-Dice images (truth vs prediction) into worst.png.")] = 0,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
 ) -> None:
     """Score a run or model: Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled), at the masks' own resolution; writes metrics.json, per_image.csv and a confusion heatmap."""
     from edgeseg.data.pairs import find_splits
@@ -56,10 +61,21 @@ def eval_cmd(
     elif split not in splits:
         raise DataError(f"{source}: no split {split!r}; it has {', '.join(splits)}")
     pairs = splits[split][:limit] if limit else splits[split]
-    result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post, keep_masks=worst > 0)
     if out is None:
         out = (model / "eval" / (split if tta == "none" else f"{split}-tta_{tta}")) if is_run else Path("runs") / "eval" / model.stem
         out = next_free_path(out)
+    if check_engine(engine, address, workers, threads):
+        from edgeseg.scale import make_items
+
+        if worst > 0:
+            raise DataError("--worst needs --engine local (a scale job keeps its masks on disk: see OUT/masks)")
+        job = run_scale_job("eval", model, make_items([(str(p.image), str(p.mask)) for p in pairs]), out, post,
+                            engine=engine, address=address, workers=workers, threads=threads, batch_size=batch_size, tta=tta)
+        typer.echo(f"{runner.path} on {source} [{split}]")
+        typer.echo(format_table(job.scores.scores))
+        typer.echo(f"report: {out}")
+        return
+    result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post, keep_masks=worst > 0)
     paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split, "tta": tta})
     if worst > 0:
         from edgeseg.metrics import per_image

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, OverlaysOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
 from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, ThresholdOpt, postprocess_config
 
 
@@ -22,6 +23,11 @@ def predict_cmd(
     close_px: CloseOpt = 0,
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
+    engine: EngineOpt = Engine.local,
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    overlays: OverlaysOpt = False,
 ) -> None:
     """Write <stem>_mask.png (0/255), <stem>_overlay.jpg (lesion outline) and predictions.json."""
     from edgeseg.defaults import default_artifact
@@ -33,6 +39,13 @@ def predict_cmd(
     if len(paths) not in (2, 3):
         raise ConfigError(f"predict takes [MODEL] INPUTS OUT_DIR, got {len(paths)} paths")
     model, inputs, out_dir = paths if len(paths) == 3 else (default_artifact(), *paths)
+    if check_engine(engine, address, workers, threads, overlays):  # INPUTS may also be a glob, a list file or a URI
+        from edgeseg.scale import make_items, resolve_inputs
+
+        items = make_items(resolve_inputs(str(inputs)))
+        run_scale_job("predict", model, items, out_dir, postprocess_config(threshold, open_px, close_px, largest, fill_holes),
+                      engine=engine, address=address, workers=workers, threads=threads, overlays=overlays)
+        return
     images = list_images(inputs)
     runner = load_runner(model)
     results = predict(runner, images, out_dir, postprocess_config(threshold, open_px, close_px, largest, fill_holes))

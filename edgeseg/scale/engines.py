@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import secrets
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from edgeseg.scale.inputs import Item
 from edgeseg.scale.work import WorkSpec, load_worker_runner, process_shard
 
 LOOPBACK = "127.0.0.1"
+if "ray" not in sys.modules:  # a job's own Ray stays on the loopback (see RayEngine._connect)
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
 @dataclass(frozen=True)
@@ -147,10 +150,18 @@ class RayEngine:
             # default); the token is this process's own, so nothing lands in ~/.ray.
             # (RAY_AUTH_MODE is left to Ray: ray.init turns token mode on and finds this token.)
             os.environ.setdefault("RAY_AUTH_TOKEN", _TOKEN)
+            # On Linux Ray turns a 127.0.0.1 node address into the machine's routable one unless
+            # "clusters" are off, which makes every Ray address the loopback one (read at import).
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
             need = self.spec.workers * self.spec.threads
             ray.init(address="local", _node_ip_address=LOOPBACK, num_cpus=max(need, os.cpu_count() or 1),
                      object_store_memory=512 * 2**20, **common)
             self.started_here = True
+            ip = ray.util.get_node_ip_address()
+            if ip != LOOPBACK:
+                self.close()
+                raise RunError(f"the local Ray came up on {ip}, not {LOOPBACK}: import edgeseg.scale before ray, "
+                               "or set RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0")
         else:
             address = self.spec.address or os.environ.get("RAY_ADDRESS")
             try:
@@ -177,8 +188,10 @@ class RayEngine:
         import ray
         from ray.data import ActorPoolStrategy, DataContext
 
+        if not shards:
+            return
         self._connect()
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # its notices would cross our bar
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = False  # edgeseg draws its own bar, with images/s
         ctx.print_on_execution_start = False
@@ -188,7 +201,7 @@ class RayEngine:
         spec["work"]["hints"] = [list(h) for h in spec["work"]["hints"]]
         ds = ray.data.from_items(records, override_num_blocks=len(records)).map_batches(
             _ShardWorker, fn_constructor_kwargs={"spec": spec, "files": [ray.put(self._files())]},
-            batch_size=1, batch_format="pandas", compute=ActorPoolStrategy(size=self.spec.workers),
+            batch_size=1, batch_format="pandas", compute=ActorPoolStrategy(size=min(self.spec.workers, len(records))),
             num_cpus=self.spec.threads,
             # Ray Data's actor defaults (max_restarts=-1, max_task_retries=-1) restart a dead
             # actor and re-run its shard; a shard that arrives twice is dropped below.

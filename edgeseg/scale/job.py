@@ -21,6 +21,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -323,8 +325,15 @@ def _write_eval(out: Path, table: Any, cfg: JobConfig, summary: dict[str, Any]) 
         raise RunError(f"{out}: no image could be scored ({summary['counts']['errors']} errors; see summary.json)")
     counts = Counts(*(np.asarray([d[k][i] for i in ok], np.int64) for k in ("tp", "fp", "fn", "tn")))
     result = EvalResult(tuple(d["key"][i] for i in ok), counts, summarize(counts), cfg.post)
-    write_report(result, out, {"model": str(cfg.model), "engine": cfg.engine, "tta": cfg.tta,
-                               "errors": summary["counts"]["errors"]})
+    # write_report makes a new folder whole; its files are then renamed into OUT one by one
+    # (each rename atomic), so a resumed job refreshes the report in place.
+    staging = out / f".report-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    write_report(result, staging, {"model": str(cfg.model), "engine": cfg.engine, "tta": cfg.tta,
+                                   "errors": summary["counts"]["errors"]})
+    for f in sorted(staging.iterdir()):
+        os.replace(f, out / f.name)
+    staging.rmdir()
     return result
 
 
