@@ -32,8 +32,9 @@ STAGE_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("screen", ("edgeseg.screen",)),
     ("export", ("edgeseg.export",)),
     ("gate", ("edgeseg.gates",)),
-    # export -> gate -> accuracy-aware search, as `edgeseg export` runs them
-    ("search", ("edgeseg.quantize.accuracy_aware", "edgeseg.pipeline")),
+    # pipelines over export -> gate: the accuracy-aware search, `edgeseg export`'s pipeline, and the
+    # MediaPipe artifact (a gated uint8 copy of the int8 one)
+    ("search", ("edgeseg.quantize.accuracy_aware", "edgeseg.pipeline", "edgeseg.export.mediapipe")),
     ("bench", ("edgeseg.bench",)),
     ("apps", ("edgeseg.web", "edgeseg.scale")),
     ("cli", ("edgeseg.cli",)),
