@@ -1,8 +1,8 @@
 """Fixtures of the benchmark suite: real ISIC frames and the shipped artifacts.
 
-Results are stored in ``bench/.benchmarks`` (committed), so after
-``pytest bench/ --benchmark-only --benchmark-autosave`` a later run with
-``--benchmark-compare`` compares against the last saved one from this machine type.
+Results are stored in ``bench/.benchmarks`` (git-ignored: timings belong to one machine), so
+after ``pytest bench/ --benchmark-only --benchmark-autosave`` a later run on the same machine
+with ``--benchmark-compare`` compares against the last saved one.
 """
 
 from __future__ import annotations

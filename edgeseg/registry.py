@@ -1,7 +1,7 @@
 """A tiny generic registry: ``register(name)`` and ``get(name)``.
 
-Models, losses, data layouts (and later formats and quantization recipes) are registry entries,
-so dispatch is a dict lookup and the help text can list the valid names.
+Models, losses, schedules, data layouts, export formats, quantization recipes and bench runtimes
+are registry entries, so dispatch is a dict lookup and the help text can list the valid names.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One Runner interface for every model format (Keras now; TFLite and ONNX register here too)."""
+"""One Runner interface for every model format: Keras, SavedModel, TFLite and ONNX, chosen by suffix (``RUNNERS``)."""
 
 from edgeseg.runtime.base import RUNNERS, Runner, load_runner
 
