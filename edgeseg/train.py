@@ -1,16 +1,7 @@
 """Training: ``train(cfg) -> RunDir`` and ``resume(run) -> RunDir``.
 
-A run directory is the unit of reproducibility::
-
-    RUN/config.json        the frozen RunConfig
-    RUN/splits.json        the exact pairs of every split
-    RUN/environment.json   devices, strategy, library versions
-    RUN/history.csv        one row per finished epoch
-    RUN/curves.png         loss / Dice / IoU against epoch
-    RUN/state.json         progress: last finished epoch, plateau counters, learning rate
-    RUN/checkpoints/last.keras, last.weights.h5, best.keras
-
-Every epoch ends with an atomic checkpoint, and ``resume`` continues from it exactly: the same
+A run directory (:class:`edgeseg.run.RunDir`, whose docstring lists its files) is the unit of
+reproducibility. Every epoch ends with an atomic checkpoint, and ``resume`` continues from it exactly: the same
 weights, optimizer moments, learning rate, plateau counters, and the same data and augmentation
 stream (see :mod:`edgeseg.data.pipeline`).
 """
