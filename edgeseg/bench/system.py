@@ -69,3 +69,16 @@ def gemm_gflops(n: int = 1024, repeats: int = 15) -> float:
         np.matmul(a, b, out=out)
         best = min(best, time.perf_counter_ns() - t0)
     return 2 * n**3 / best  # FLOP per ns == GFLOP/s
+
+
+def all_cpu_flags() -> set[str]:
+    """Every flag /proc/cpuinfo lists (empty where there is no /proc/cpuinfo)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    return set(value.split())
+    except OSError:
+        pass
+    return set()

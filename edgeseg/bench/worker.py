@@ -58,7 +58,24 @@ def gemm(job: dict[str, Any]) -> dict[str, Any]:
     return {"gflops": max(gemm_gflops(int(job.get("n", 1024))) for _ in range(int(job.get("rounds", 3))))}
 
 
-JOBS = {"infer": infer, "gemm": gemm}
+def peak_build(job: dict[str, Any]) -> dict[str, Any]:
+    """Write the fp32 and int8 FULLY_CONNECTED peak kernels (edgeseg.bench.peak) into job["folder"]."""
+    from edgeseg.bench.peak import matmul_tflite
+    from edgeseg.io import write_bytes
+
+    out = {}
+    for kind in ("fp32", "int8"):
+        out[kind] = str(write_bytes(Path(job["folder"]) / f"matmul_{kind}.tflite", matmul_tflite(kind == "int8")))
+    return {"files": out}
+
+
+def peak(job: dict[str, Any]) -> dict[str, Any]:
+    from edgeseg.bench.peak import time_matmul
+
+    return time_matmul(Path(job["file"]), int(job["threads"]))
+
+
+JOBS = {"infer": infer, "gemm": gemm, "peak_build": peak_build, "peak": peak}
 
 
 def main() -> int:
