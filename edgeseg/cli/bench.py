@@ -39,8 +39,13 @@ def bench_cmd(
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default runs/bench/bench[-N]).")] = None,
 ) -> None:
     """Every artifact on every runtime that can load it, at 1, 2 and all cores, each in its own
-    process: p50/p90/p99, mean±std, FPS, peak memory, size, GFLOP/s against the machine's measured
-    GEMM peak, and the gate's Dice. Writes results.jsonl/csv, report.md and pareto.png."""
+    process: p50/p90/p99, mean±std, FPS, peak memory, size, GFLOP/s against the machine's peak
+    (a large matmul through the same LiteRT + XNNPACK path, fp32 and int8, with the theoretical
+    peak beside it), and the gate's Dice with its split and the calibration set. Writes
+    results.jsonl/csv, report.md and pareto.png.
+
+    Exit codes: 0 at least one row measured; 1 no row measured (every artifact failed or cannot
+    run here); 2 bad input (one line naming the file or option); 3 an artifact under --floor-dice."""
     from edgeseg.bench.bench import BenchConfig, bench, check_size, collect, compare as compare_rows, floor_failures, targets
 
     if sweep:
@@ -56,6 +61,11 @@ def bench_cmd(
         raise RunError(f"{compare}: no such results file")
     report = bench(arts, cfg, out)
     _print_table(report.rows)
+    from edgeseg.bench.bench import peak_exceeded, peak_markdown
+
+    typer.echo(peak_markdown(report))
+    for row in peak_exceeded(report):
+        typer.echo(f"warning: {row} is faster than the measured peak: the peak kernel is not a peak", err=True)
     if report.frame and "frame_p50_ms" in report.frame:
         f = report.frame
         typer.echo(f"camera frame (720p JPEG -> overlay) with {f['artifact']}/{f['runtime']}: p50 {f['frame_p50_ms']:.1f} ms "
@@ -67,6 +77,9 @@ def bench_cmd(
             typer.echo(f"vs {compare.name}: {c['artifact']}/{c['runtime']} {c['threads']}t b{c['batch']}: "
                        f"{c['old_p50_ms']:.1f} -> {c['new_p50_ms']:.1f} ms (x{c['speedup']:.2f})")
     typer.echo(f"results: {report.folder}/ (results.jsonl, results.csv, report.md, pareto.png)")
+    if not any(r["status"] == "ok" for r in report.rows):
+        typer.echo("error: no row was measured: every artifact failed or cannot run here (see the reason column)", err=True)
+        raise typer.Exit(1)
     if floor_dice is not None:
         bad = floor_failures(report.rows, floor_dice)
         if bad:
@@ -81,7 +94,7 @@ def _print_table(rows: list[dict]) -> None:
     from edgeseg.bench.bench import fmt_cell
 
     cols = ("artifact", "runtime", "threads", "batch", "status", "p50_ms", "p90_ms", "p99_ms", "fps", "peak_rss_mb",
-            "size_bytes", "gemm_ratio", "dice", "reason")
+            "size_bytes", "gemm_ratio", "dice", "gate_split", "calibration", "reason")
     table = Table(title="edgeseg bench")
     for c in cols:
         table.add_column(c.replace("_ms", " ms").replace("_", " "), overflow="fold")
