@@ -2,8 +2,8 @@
 
 Every ``import``/``from ... import`` in ``edgeseg/`` counts, including those inside functions
 (a deferred import is still a dependency). A module's stage is found by its longest prefix in
-:data:`STAGES`, so a new file in a package inherits the package's stage; a new top-level module
-must be placed here.
+:data:`STAGES`, so a new file in a package inherits the package's stage and a new top-level module
+counts as ground floor (it may import only ground-floor modules) until it is placed here.
 """
 
 from __future__ import annotations
