@@ -18,6 +18,7 @@ import numpy as np
 from edgeseg.errors import ConfigError
 
 CONFIG_VERSION = 1
+ENCODER_BN = ("train", "frozen")
 C = TypeVar("C")
 
 
@@ -131,8 +132,9 @@ class ModelConfig:
         name: a registered model name (``edgeseg models`` lists them), e.g. ``unet_w025``.
         batch_norm: BatchNorm after every 3x3 conv (the parameter counts quoted for the U-Nets
             are without it).
-        encoder_weights: a local weights file for a pretrained encoder (``resnet50v2_unet``
-            only); nothing is downloaded.
+        encoder_weights: pretrained encoder weights for a model that has a pretrainable encoder
+            (``mnv2_unet*``, ``resnet50v2_unet``): a local weights file, or ``imagenet`` for
+            Keras' own download (``mnv2_unet*``; needs the internet). None: random.
         init_weights: warm start: a run directory (its best checkpoint) or ``.keras`` file of the
             same architecture whose weights initialise this run, e.g. to fine-tune a model at a
             higher resolution (the convolutions do not depend on the input size).
@@ -165,6 +167,14 @@ class TrainConfig:
             targets, ``(1 - distill_weight) * mask + distill_weight * teacher``.
         distill_weight: the teacher's share of the targets, in (0, 0.5): below one half every
             target still thresholds to its ground-truth mask, so the training Dice/IoU stay true.
+        freeze_encoder_epochs: fine-tuning a pretrained encoder (``edgeseg.models`` names the
+            models that have one): train only the decoder for this many epochs, then unfreeze
+            the encoder and continue at ``unfreeze_lr`` (0: train everything from the start).
+        unfreeze_lr: the learning rate once the encoder is unfrozen (default: a tenth of
+            ``learning_rate``); ``cosine`` anneals from it over the remaining epochs.
+        encoder_bn: ``frozen`` keeps the encoder's BatchNorm in inference mode for the whole run
+            (its statistics are the pretrained ones; Keras' MobileNetV2 momentum of 0.999 would
+            otherwise lag far behind the weights), ``train`` lets it learn once unfrozen.
         max_steps: cap on training steps per epoch (quick runs).
         seed: seeds weights, shuffling and augmentation; a resumed run replays the same stream.
         mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
@@ -182,10 +192,17 @@ class TrainConfig:
     ema: float | None = None
     teacher: str | None = None
     distill_weight: float = 0.3
+    freeze_encoder_epochs: int = 0
+    unfreeze_lr: float | None = None
+    encoder_bn: str = "train"
     max_steps: int | None = None
     seed: int = 0
     mixed_precision: str = "auto"
     tensorboard: bool = False
+
+    @property
+    def unfreeze_learning_rate(self) -> float:
+        return self.unfreeze_lr if self.unfreeze_lr is not None else self.learning_rate / 10
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
@@ -193,6 +210,10 @@ class TrainConfig:
         _check(0 < self.lr_factor < 1, f"lr factor must be in (0, 1), got {self.lr_factor}")
         _check(self.ema is None or 0 < self.ema < 1, f"ema momentum must be in (0, 1), got {self.ema}")
         _check(0 < self.distill_weight < 0.5, f"distill weight must be in (0, 0.5), got {self.distill_weight}")
+        _check(0 <= self.freeze_encoder_epochs < self.epochs,
+               f"freeze encoder epochs must be in [0, epochs={self.epochs}), got {self.freeze_encoder_epochs}")
+        _check(self.unfreeze_lr is None or self.unfreeze_lr > 0, f"unfreeze lr must be > 0, got {self.unfreeze_lr}")
+        _check(self.encoder_bn in ENCODER_BN, f"encoder bn must be one of {', '.join(ENCODER_BN)}, got {self.encoder_bn!r}")
         _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
         _check(
             self.mixed_precision in ("auto", "on", "off"),

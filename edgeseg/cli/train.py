@@ -22,6 +22,18 @@ def _set(obj, **changes):  # noqa: ANN001,ANN202
     return dataclasses.replace(obj, **changes) if changes else obj
 
 
+def _encoder_weights(value: str | None) -> str | None:
+    """'none' (random init) is kept, so it overrides a --config file's weights; a path is stored absolute
+    so the run resumes from any directory."""
+    if value is None:
+        return None
+    if value.lower() == "none":
+        return "none"
+    if value == "imagenet":
+        return value
+    return str(Path(value).expanduser().resolve())
+
+
 @app.command("train", help=f"Train a segmentation model; every epoch is checkpointed and resumable. {_P}")
 def train_cmd(
     data: Annotated[Optional[Path], typer.Option(help="Data folder with a folder split or one layout. [default: the embedded ISIC 2017 sample]")] = None,
@@ -40,7 +52,10 @@ def train_cmd(
     max_steps: Annotated[Optional[int], typer.Option(help="Cap on training steps per epoch (quick runs).")] = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment", help="Joint image+mask augmentation. [default: on]")] = None,
     batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="BatchNorm after each conv. [default: on]")] = None,
-    encoder_weights: Annotated[Optional[Path], typer.Option(help="Local pretrained encoder weights (resnet50v2_unet).")] = None,
+    encoder_weights: Annotated[Optional[str], typer.Option(help="Pretrained encoder (mnv2_unet*, resnet50v2_unet): a local weights file, 'imagenet' (Keras' download, mnv2_unet* only; needs the internet) or 'none'. [default: none]")] = None,
+    freeze_encoder_epochs: Annotated[Optional[int], typer.Option(help="Train only the decoder for this many epochs, then unfreeze the pretrained encoder. [default: 0]")] = None,
+    unfreeze_lr: Annotated[Optional[float], typer.Option(help="Learning rate once the encoder is unfrozen. [default: --lr / 10]")] = None,
+    encoder_bn: Annotated[Optional[str], typer.Option(help="Encoder BatchNorm: 'train' (learns once unfrozen) or 'frozen' (inference mode, pretrained statistics, for the whole run). [default: train]")] = None,
     init_weights: Annotated[Optional[Path], typer.Option(help="Warm start from a run (its best checkpoint) or .keras file of the same model, e.g. to fine-tune at a higher --size.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs on validation Dice (0: off). [default: 10]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, shuffling and augmentation. [default: 0]")] = None,
@@ -58,7 +73,8 @@ def train_cmd(
         given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule,
                  "ema": ema, "teacher": teacher, "distill_weight": distill_weight, "size": size,
                  "layout": layout, "limit": limit, "max_steps": max_steps, "augment": augment, "batch_norm": batch_norm,
-                 "encoder_weights": encoder_weights, "init_weights": init_weights, "patience": patience, "seed": seed,
+                 "encoder_weights": encoder_weights, "freeze_encoder_epochs": freeze_encoder_epochs,
+                 "unfreeze_lr": unfreeze_lr, "encoder_bn": encoder_bn, "init_weights": init_weights, "patience": patience, "seed": seed,
                  "mixed_precision": mixed_precision, "config": config, "name": name}
         other = {k: v for k, v in given.items() if v is not None}
         if other:
@@ -76,11 +92,12 @@ def train_cmd(
             height=hw[0] if hw else None, width=hw[1] if hw else None,
             augment=AugmentConfig(enabled=False) if augment is False else (AugmentConfig() if augment else None),
         ),
-        model=_set(base.model, name=model, batch_norm=batch_norm, encoder_weights=str(encoder_weights) if encoder_weights else None,
+        model=_set(base.model, name=model, batch_norm=batch_norm, encoder_weights=_encoder_weights(encoder_weights),
                    init_weights=str(init_weights) if init_weights else None),
         train=_set(
             base.train, epochs=epochs, learning_rate=lr, loss=loss, schedule=schedule, ema=ema, max_steps=max_steps,
             teacher=str(teacher) if teacher else None, distill_weight=distill_weight,
+            freeze_encoder_epochs=freeze_encoder_epochs, unfreeze_lr=unfreeze_lr, encoder_bn=encoder_bn,
             early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
         ),
     )

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from edgeseg._keras import keras
-from edgeseg.models import resnet_unet, segnet, unet  # noqa: F401  (importing registers the models)
-from edgeseg.models.base import MODELS, ModelBuilder
+from edgeseg.models import mnv2_unet, resnet_unet, segnet, unet  # noqa: F401  (importing registers the models)
+from edgeseg.models.base import MODELS, PRETRAINED_ENCODER_MODELS, ModelBuilder, encoder_layers
 from edgeseg.models.blocks import CUSTOM_LAYERS, MaxUnpool, PoolIndexMask, round_channels
 
 __all__ = [
@@ -23,7 +23,9 @@ __all__ = [
     "MaxUnpool",
     "ModelBuilder",
     "PoolIndexMask",
+    "PRETRAINED_ENCODER_MODELS",
     "create_model",
+    "encoder_layers",
     "custom_objects",
     "list_models",
     "round_channels",
@@ -44,7 +46,8 @@ def create_model(
         input_shape: ``(H, W, C)`` of one image; H and W must be divisible by the model's
             down-sampling factor (16 for the U-Nets, 32 for the others).
         batch_norm: BatchNorm after every 3x3 conv that the builder owns.
-        encoder_weights: a local pretrained-encoder weights file (``resnet50v2_unet`` only).
+        encoder_weights: pretrained encoder weights (models in ``PRETRAINED_ENCODER_MODELS``):
+            a local weights file, or ``"imagenet"`` (``mnv2_unet*``: Keras' download).
 
     Returns:
         ``(N, H, W, C)`` float32 in [0, 1] -> ``(N, H, W, 1)`` float32 in [0, 1].

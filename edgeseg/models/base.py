@@ -54,7 +54,18 @@ def register_variant(name: str, build: Callable[..., keras.Model], summary: str,
 
 
 # The one model with a pretrainable encoder; named in the error for every other model.
-PRETRAINED_ENCODER_MODELS = ("resnet50v2_unet",)
+PRETRAINED_ENCODER_MODELS = ("mnv2_unet", "mnv2_unet_s16", "resnet50v2_unet")
+
+
+# Layers every model owns outside its encoder: the input, its rescaling, the decoder and the head.
+_NOT_ENCODER = ("image", "rescale", "dec", "head")
+
+
+def encoder_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The pretrained encoder's layers of a model in :data:`PRETRAINED_ENCODER_MODELS` (what
+    ``--freeze-encoder-epochs`` freezes): every layer but the input, ``rescale``, ``dec*`` and
+    ``head*``, which is where ``keras.applications`` puts its own layer names."""
+    return [layer for layer in model.layers if not layer.name.startswith(_NOT_ENCODER)]
 
 
 def check_input_shape(name: str, input_shape: Sequence[int], factor: int) -> tuple[int, int, int]:
@@ -73,6 +84,13 @@ def check_input_shape(name: str, input_shape: Sequence[int], factor: int) -> tup
     if h % factor or w % factor:
         raise ConfigError(f"{name} needs H and W divisible by {factor}, got {h}x{w}")
     return h, w, c
+
+
+def check_encoder_policy(name: str, freeze_encoder_epochs: int, encoder_bn: str) -> None:
+    """Refuse encoder fine-tuning options for a model without a pretrainable encoder."""
+    if name not in PRETRAINED_ENCODER_MODELS and (freeze_encoder_epochs or encoder_bn != "train"):
+        raise ConfigError(f"{name} has no pretrained encoder; --freeze-encoder-epochs and --encoder-bn apply to "
+                          f"{', '.join(PRETRAINED_ENCODER_MODELS)}")
 
 
 def check_no_encoder_weights(name: str, encoder_weights: str | None) -> None:

@@ -110,7 +110,7 @@ def _name_shortcut_pools(encoder: keras.Model) -> None:
 
 def _existing_weights_file(name: str, encoder_weights: str | None) -> Path | None:
     """Check the weights file exists before building (a TF checkpoint is named by its prefix)."""
-    if encoder_weights is None:
+    if encoder_weights is None or encoder_weights.lower() == "none":
         return None
     path = Path(encoder_weights).expanduser()
     if not (path.is_file() or Path(f"{path}.index").is_file()):

@@ -12,7 +12,11 @@ def count_macs(model: Any) -> int:
     element-wise ops, pooling and BatchNorm are a rounding error on a U-Net and are left out)."""
     total = 0
     for layer in _leaf_layers(model):
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):  # not a Conv2D subclass in tf_keras
+            kh, kw, cin, mult = layer.depthwise_kernel.shape
+            _, h, w, _ = layer.output_shape
+            total += h * w * kh * kw * cin * mult
+        elif isinstance(layer, (keras.layers.Conv2D, keras.layers.Conv2DTranspose)):
             kh, kw, *_ = layer.kernel.shape
             if isinstance(layer, keras.layers.Conv2DTranspose):
                 # Every input pixel scatters a kh x kw x cout patch.

@@ -173,8 +173,12 @@ def test_error_report_ranks_ops_worst_first(report):
     errors = [e for _, e in report]
     assert len(report) > 10 and errors == sorted(errors, reverse=True) and all(np.isfinite(errors))
     # Rounding alone costs 1/sqrt(12) ~ 0.29 quantization steps (the sigmoid output shows it);
-    # the worst op must be above that and the exact copies (pool, concat) at 0.
-    assert errors[0] > 0.3 and errors[-1] == pytest.approx(0.0, abs=1e-6)
+    # the worst op must be above that and the exact copies (pool, concat) at 0 up to float32
+    # rounding: the debugger dequantizes |q - zero_point| <= 255 steps, each product exact to
+    # half an ulp (eps/2 relative), so an exact copy differs by at most 255 * eps / 2 steps. The
+    # kernels that round it differ by ISA (1.2e-6 on AVX-512, 0 on AVX2): bound, don't measure.
+    rounding = 255 * float(np.finfo(np.float32).eps) / 2
+    assert errors[0] > 0.3 and errors[-1] == pytest.approx(0.0, abs=rounding)
 
 
 def test_denylisting_the_worst_ops_keeps_them_in_float(model, calibration, report, export, val_x, keras_out, tmp_path):

@@ -28,7 +28,7 @@ def _to_snake_case(name: str) -> str:  # Keras' own rule for auto-generated laye
 
 
 def test_registry_lists_every_model() -> None:
-    expected = ["resnet50v2_unet", "segnet", "segnet_w025", "unet_w025", "unet_w050", "unet_w100"]
+    expected = ["mnv2_unet", "mnv2_unet_s16", "resnet50v2_unet", "segnet", "segnet_w025", "unet_w025", "unet_w050", "unet_w100"]
     assert list_models() == expected
     assert list_models() == MODELS.names()
 
@@ -136,7 +136,7 @@ def test_unknown_name_lists_valid_names() -> None:
 
 @pytest.mark.parametrize("name", list_models())
 def test_size_not_divisible_raises(name: str) -> None:
-    factor = 16 if name.startswith("unet") else 32
+    factor = 16 if name.startswith("unet") or name.endswith("_s16") else 32
     with pytest.raises(ConfigError, match=rf"^{name} needs H and W divisible by {factor}, got 72x96$"):
         create_model(name, (72, 96, 3))
     with pytest.raises(ConfigError, match=rf"divisible by {factor}, got 64x{64 + factor // 2}$"):
@@ -152,7 +152,8 @@ def test_divisibility_message_example() -> None:
 def test_encoder_weights_rejected_without_encoder(name: str) -> None:
     with pytest.raises(ConfigError) as err:
         create_model(name, (64, 64, 3), encoder_weights="resnet50v2_notop.h5")
-    assert str(err.value) == f"{name} has no pretrained encoder; --encoder-weights applies to resnet50v2_unet"
+    assert str(err.value) == (f"{name} has no pretrained encoder; --encoder-weights applies to "
+                              "mnv2_unet, mnv2_unet_s16, resnet50v2_unet")
 
 
 def test_head_is_float32_under_mixed_precision(image_batch: np.ndarray, small_shape) -> None:
