@@ -252,13 +252,15 @@ def run_job(cfg: JobConfig, items: Sequence[Item]) -> JobResult:
 
     t0 = time.perf_counter()
     first: float | None = None
-    processed = 0
+    last, first_n, processed = t0, 0, 0
     try:
         with counter(n_todo, f"{cfg.task} on {cfg.engine} ({cfg.workers} worker{'s' if cfg.workers > 1 else ''})") as bar:
             for index, rows in engine.run(todo):
                 _store(out, index, rows)
                 processed += len(rows)
-                first = first if first is not None else time.perf_counter()
+                last = time.perf_counter()
+                if first is None:
+                    first, first_n = last, len(rows)
                 bar.advance(len(rows))
     finally:
         engine.close()
@@ -286,6 +288,9 @@ def run_job(cfg: JobConfig, items: Sequence[Item]) -> JobResult:
                    "with_expert_mask": int(sum(1 for v in merged.column("tp").to_pylist() if v is not None and v >= 0))},
         "throughput": {"wall_seconds": round(wall, 3), "engine_startup_seconds": round(startup, 3),
                        "first_shard_seconds": round(first - t0, 3) if first else None,
+                       # after the first shard: the rate once every worker is up (start-up excluded)
+                       "steady_images_per_second": round((processed - first_n) / (last - first), 3)
+                       if first and last > first else None,
                        "images_per_second": round(processed / wall, 3) if wall > 0 and processed else None},
         "failures": [{"path": p, "error": e} for p, e in errors[:1000]],
         "model": {"path": str(cfg.model), "sha256": model_sha, "manifest": manifest},
