@@ -31,6 +31,22 @@ def choose_strategy(n_gpus: int, tf_config: str | None) -> str:
     return "mirrored" if n_gpus >= 1 else "default"
 
 
+def is_chief(tf_config: str | None) -> bool:
+    """Whether this process writes the run: yes without ``TF_CONFIG``; with it, the ``chief`` task,
+    or worker 0 when the cluster names no chief (TensorFlow's own convention)."""
+    if not tf_config:
+        return True
+    try:
+        cfg = json.loads(tf_config)
+        task, cluster = cfg.get("task", {}), cfg.get("cluster", {})
+    except (json.JSONDecodeError, AttributeError) as e:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({e})") from None
+    kind, index = task.get("type", "worker"), int(task.get("index", 0))
+    if kind == "chief":
+        return True
+    return kind == "worker" and index == 0 and not cluster.get("chief")
+
+
 def use_mixed_precision(setting: str, n_gpus: int) -> bool:
     """``auto`` means float16 compute on GPUs only: on CPUs it is slower than float32."""
     return setting == "on" or (setting == "auto" and n_gpus > 0)

@@ -182,6 +182,15 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     splits, info = make_splits(cfg.data)
     arrays = load_split_arrays(splits, cfg)  # every file is decoded (and checked) before the run exists
     steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
+    import os
+    import tempfile
+
+    from edgeseg.distribute import is_chief
+
+    if not is_chief(os.environ.get("TF_CONFIG")):
+        # A multi-worker peer trains in step with the chief and saves as it does (saving can
+        # involve collectives), but into a private folder: only the chief writes the run.
+        runs_root = tempfile.mkdtemp(prefix="edgeseg-worker-")
     run = RunDir.create(runs_root, name, cfg.model.name)
     cfg.save(run.path / "config.json")
     save_splits(run.path / "splits.json", splits, info)
