@@ -75,7 +75,43 @@ def peak(job: dict[str, Any]) -> dict[str, Any]:
     return time_matmul(Path(job["file"]), int(job["threads"]))
 
 
-JOBS = {"infer": infer, "gemm": gemm, "peak_build": peak_build, "peak": peak}
+def auto(job: dict[str, Any]) -> dict[str, Any]:
+    """``--runtime auto``'s measurement: every candidate (artifact, runtime) loaded in this process,
+    then timed in ``rounds`` interleaved rounds of ``runs`` calls, so that every candidate sees the
+    same machine load; a candidate's figure is the median of its per-round p50s. A candidate that
+    fails to load or run gets its error instead."""
+    import numpy as np
+
+    from edgeseg.bench.runtimes import BENCH_RUNTIMES
+    from edgeseg.errors import first_line
+    from edgeseg.runtime.timing import time_runner
+
+    threads = int(job["threads"])
+    results: list[dict[str, Any]] = []
+    runners: dict[int, Any] = {}
+    for i, c in enumerate(job["candidates"]):
+        results.append({})
+        try:
+            runners[i] = BENCH_RUNTIMES.get(c["runtime"]).load(Path(c["artifact"]), threads)
+        except Exception as e:  # noqa: BLE001 - recorded for this candidate; the others still run
+            results[i]["error"] = f"{type(e).__name__}: {first_line(e)}"
+    p50s: dict[int, list[float]] = {i: [] for i in runners}
+    for rnd in range(int(job["rounds"])):
+        for i in list(runners):
+            try:
+                t = time_runner(runners[i], warmup=int(job["warmup"]) if rnd == 0 else 0, min_runs=int(job["runs"]),
+                                min_seconds=0.0)
+            except Exception as e:  # noqa: BLE001
+                results[i]["error"] = f"{type(e).__name__}: {first_line(e)}"
+                del runners[i]
+                continue
+            p50s[i].append(t.p50_ms)
+    for i in runners:
+        results[i]["p50_ms"] = float(np.median(p50s[i]))
+    return {"results": results}
+
+
+JOBS = {"infer": infer, "gemm": gemm, "peak_build": peak_build, "peak": peak, "auto": auto}
 
 
 def main() -> int:

@@ -8,12 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.options import RuntimeOpt
 
 
 @app.command("camera")
 def camera_cmd(
     artifact: Annotated[Optional[Path], typer.Argument(
-        help="A model with a manifest (exported artifact) or a run directory. Default: the shipped int8 TFLite.",
+        help="A model with a manifest (exported artifact) or a run directory (with --runtime auto, also an "
+             "export folder). Default: the shipped int8 TFLite.",
         show_default=False)] = None,
     source: Annotated[str, typer.Option("--source", "-s", help="Camera index (0, 1, ...), a video file or a folder of frames.")] = "0",
     headless: Annotated[bool, typer.Option("--headless", help="No window: write --save video and the JSONL instead.")] = False,
@@ -26,6 +28,7 @@ def camera_cmd(
     fps: Annotated[float, typer.Option(help="Frame rate of a folder of frames.")] = 30.0,
     max_frames: Annotated[int, typer.Option(help="Stop after N frames read (0: until the source ends).")] = 0,
     threads: Annotated[Optional[int], typer.Option(help="Inference threads (TFLite/ONNX; default: the runtime's).")] = None,
+    runtime: RuntimeOpt = "default",
 ) -> None:
     """Segment each frame, draw the lesion outline with area, confidence, FPS and screening hints
     (blurry, too dark/bright, touching the border, too small, no lesion); print per-stage latency."""
@@ -33,6 +36,9 @@ def camera_cmd(
     from edgeseg.screen.camera import CameraConfig, check_video_path, run_camera
     from edgeseg.screen.process import FrameProcessor
 
+    from edgeseg.bench.auto import check_runtime_name
+
+    check_runtime_name(runtime)
     if headless and save is None and jsonl is None and not snapshot_every:
         raise ConfigError("--headless needs somewhere to write: --save out.mp4, --jsonl, or --snapshot-every N")
     if save is not None:
@@ -44,7 +50,7 @@ def camera_cmd(
             raise RunError(f"{p} already exists; choose a new path (nothing is overwritten)")
     if snapshot_every and snapshot_dir is None:
         snapshot_dir = save.with_name(save.stem + "_snapshots") if save else Path("runs/camera/snapshots")
-    runner = _load(artifact, threads)
+    runner = _load(artifact, threads, runtime)
     cfg = CameraConfig(source=source, headless=headless, save=str(save) if save else None, jsonl=str(jsonl) if jsonl else None,
                        snapshot_every=snapshot_every, snapshot_dir=str(snapshot_dir) if snapshot_dir else None,
                        smooth=smooth, realtime=realtime, fps=fps, max_frames=max_frames)
@@ -79,14 +85,17 @@ def _write_summary(jsonl: Path | None, cfg, summary, runner) -> None:  # noqa: A
     summary.outputs["summary"] = str(path)
 
 
-def _load(artifact: Path | None, threads: int | None):  # noqa: ANN202
+def _load(artifact: Path | None, threads: int | None, runtime: str = "default"):  # noqa: ANN202
+    from edgeseg.bench.auto import load_with_runtime
     from edgeseg.defaults import default_artifact
     from edgeseg.errors import RunError
     from edgeseg.artifact import manifest_path
-    from edgeseg.runtime import load_runner
 
-    path = artifact or default_artifact()
-    if path.is_file() and not manifest_path(path).is_file():
+    path = artifact or (None if runtime == "auto" else default_artifact())
+    if path is not None and path.is_file() and not manifest_path(path).is_file():
         raise RunError(f"{path}: no manifest.json beside it, so its preprocessing is unknown; "
                        "use an exported artifact (edgeseg export) or a run directory")
-    return load_runner(path, num_threads=threads)
+    runner, chosen = load_with_runtime(runtime, path, threads)
+    if chosen:
+        typer.echo(chosen)
+    return runner

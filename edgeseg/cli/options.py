@@ -20,6 +20,13 @@ LayoutOpt = Annotated[
     typer.Option(help=f"Data layout: auto or one of {', '.join(LAYOUTS.names())}."),
 ]
 ThresholdOpt = Annotated[float, typer.Option(help="A pixel is lesion when its probability is > this.")]
+RuntimeOpt = Annotated[str, typer.Option(
+    "--runtime", "-r",
+    help="default: run the model file with the runtime its suffix names (LiteRT for .tflite, ONNX Runtime "
+         "for .onnx). auto: the fastest artifact x runtime of the model folder (default: the shipped one), "
+         "measured once on this host (a few runs of each) and cached per CPU and file sha256 in "
+         "~/.cache/edgeseg/runtime_auto.json ($EDGESEG_RUNTIME_CACHE); prints which it chose. "
+         "Or a bench runtime name (see `edgeseg bench --help`).")]
 BatchOpt = Annotated[Optional[int], typer.Option("--batch-size", "-b", help="Batch size.")]
 LimitOpt = Annotated[Optional[int], typer.Option(help="Use only the first N pairs of each split (quick runs).")]
 OpenOpt = Annotated[int, typer.Option("--open", help="Morphological opening radius in px (removes specks).")]

@@ -9,7 +9,7 @@ import typer
 
 from edgeseg.cli.app import app
 from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, OverlaysOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
-from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, ThresholdOpt, postprocess_config
+from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, RuntimeOpt, ThresholdOpt, postprocess_config
 
 
 @app.command("predict")
@@ -17,12 +17,14 @@ def predict_cmd(
     paths: Annotated[list[Path], typer.Argument(
         help="[MODEL] INPUTS OUT_DIR. MODEL: a run directory or a model file (default: the shipped int8 "
              "TFLite in export/unet_w025). INPUTS: an image or a folder of images (or with an images/ "
-             "sub-folder). OUT_DIR: a new or empty output folder.", metavar="[MODEL] INPUTS OUT_DIR")],
+             "sub-folder). OUT_DIR: a new or empty output folder. With --runtime auto, MODEL may also be an "
+             "export folder: its gated artifacts are the candidates.", metavar="[MODEL] INPUTS OUT_DIR")],
     threshold: ThresholdOpt = 0.5,
     open_px: OpenOpt = 0,
     close_px: CloseOpt = 0,
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
+    runtime: RuntimeOpt = "default",
     engine: EngineOpt = Engine.local,
     address: AddressOpt = None,
     workers: WorkersOpt = None,
@@ -34,19 +36,26 @@ def predict_cmd(
     from edgeseg.errors import ConfigError
     from edgeseg.data.images import list_images
     from edgeseg.predict import predict
-    from edgeseg.runtime import load_runner
+    from edgeseg.bench.auto import check_runtime_name, load_with_runtime
 
     if len(paths) not in (2, 3):
         raise ConfigError(f"predict takes [MODEL] INPUTS OUT_DIR, got {len(paths)} paths")
-    model, inputs, out_dir = paths if len(paths) == 3 else (default_artifact(), *paths)
+    check_runtime_name(runtime)
+    model, inputs, out_dir = paths if len(paths) == 3 else (None, *paths)
     if check_engine(engine, address, workers, threads, overlays):  # INPUTS may also be a glob, a list file or a URI
         from edgeseg.scale import make_items, resolve_inputs
+
+        if runtime != "default":
+            raise ConfigError(f"--runtime {runtime} needs --engine local (a Ray job runs the model file by its suffix)")
+        model = model or default_artifact()
 
         items = make_items(resolve_inputs(str(inputs)))
         run_scale_job("predict", model, items, out_dir, postprocess_config(threshold, open_px, close_px, largest, fill_holes),
                       engine=engine, address=address, workers=workers, threads=threads, overlays=overlays)
         return
     images = list_images(inputs)
-    runner = load_runner(model)
+    runner, chosen = load_with_runtime(runtime, model, None)
+    if chosen:
+        typer.echo(chosen)
     results = predict(runner, images, out_dir, postprocess_config(threshold, open_px, close_px, largest, fill_holes))
     typer.echo(f"{len(results)} images -> {out_dir} (mean lesion area {sum(r.area_fraction for r in results) / len(results):.1%})")
