@@ -90,3 +90,15 @@ def test_two_workers_on_loopback_equal_one_worker_with_the_global_batch(sample_r
     assert diffs.max() <= 2 * LR * STEPS
     assert diffs.mean() <= LR * 1e-2
     np.testing.assert_allclose(_losses(multi / "run"), _losses(single / "run"), rtol=1e-4)
+
+
+def test_only_the_chief_writes_the_run():
+    from edgeseg.distribute import is_chief
+
+    two = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+    assert is_chief(None) and is_chief("")
+    assert is_chief(json.dumps({"cluster": two, "task": {"type": "worker", "index": 0}}))
+    assert not is_chief(json.dumps({"cluster": two, "task": {"type": "worker", "index": 1}}))
+    with_chief = {**two, "chief": ["127.0.0.1:3"]}
+    assert is_chief(json.dumps({"cluster": with_chief, "task": {"type": "chief", "index": 0}}))
+    assert not is_chief(json.dumps({"cluster": with_chief, "task": {"type": "worker", "index": 0}}))
