@@ -1,13 +1,14 @@
 """Score the mean probability of several models, through ``edgeseg.evaluate`` like ``edgeseg eval``.
 
-    .venv/bin/python bench/experiments/ensemble_eval.py SPLIT MODEL [MODEL ...]
+    .venv/bin/python bench/experiments/ensemble_eval.py SPLIT MODEL [MODEL ...] [--data ../shared/data/isic2017]
 
 The models must share an input size and normalisation (e.g. the ported ``.keras`` files of
-``port_torch_unet.py``); the data is ``../shared/data/isic2017``.
+``port_torch_unet.py``).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -35,11 +36,17 @@ class MeanRunner:
         return np.mean([m(x) for m in self.members], axis=0)
 
 
-def main(split: str, *models: str) -> None:
-    pairs = find_splits("../shared/data/isic2017")[split].pairs
-    runner = MeanRunner([load_runner(m) for m in models])
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("split", help="split to score (e.g. validation)")
+    ap.add_argument("models", nargs="+", help="runs or model files (.keras, .tflite, .onnx)")
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/isic2017"),
+                    help="data folder with the split (default ../shared/data/isic2017)")
+    a = ap.parse_args()
+    pairs = find_splits(a.data)[a.split].pairs
+    runner = MeanRunner([load_runner(m) for m in a.models])
     print(format_table(evaluate(runner, pairs).scores))
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()

@@ -35,9 +35,13 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
+
+try:
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+except ModuleNotFoundError as e:  # edgeseg's .venv has no PyTorch; the lent GPU machine has
+    raise SystemExit(f"gpu_torch_unet.py needs PyTorch ({e}); run it where torch is installed") from None
 
 WIDTHS = {"w100": 1.0, "w050": 0.5, "w025": 0.25}
 BASE = (64, 128, 256, 512)

@@ -1,6 +1,7 @@
 """Port weights from ``gpu_torch_unet.py`` into edgeseg's Keras U-Net and save a ``.keras`` file.
 
-    .venv/bin/python bench/experiments/port_torch_unet.py W025.npz unet_w025 144x192 OUT.keras
+    .venv/bin/python bench/experiments/port_torch_unet.py W025.npz unet_w025 144x192 OUT.keras \
+        [--data ../shared/data/isic2017]
 
 The port is checked before saving: the Keras model's probabilities on the first 8 ISIC 2017
 validation images must match the PyTorch ones stored in the npz. Those ran under bf16 autocast,
@@ -11,7 +12,9 @@ difference under 0.005 and thresholded masks that agree on at least 99.5% of the
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +24,7 @@ from edgeseg.io import atomic_path
 from edgeseg.models import create_model
 
 
-def main(npz: str, name: str, size: str, out: str) -> None:
+def port(npz: Path, name: str, size: str, out: Path, data_dir: Path) -> None:
     h, w = (int(v) for v in size.split("x"))
     data = np.load(npz)
     model = create_model(name, (h, w, 3))
@@ -29,7 +32,7 @@ def main(npz: str, name: str, size: str, out: str) -> None:
         names = [v.name.split("/")[-1].split(":")[0] for v in layer.weights]
         if names:
             layer.set_weights([data[f"{layer.name}/{n}"] for n in names])
-    pairs = find_pairs("../shared/data/isic2017/validation").pairs[:8]  # sorted by stem, as there
+    pairs = find_pairs(data_dir / "validation").pairs[:8]  # sorted by stem, as there
     images, _ = load_arrays(pairs, (h, w))
     prob = model.predict(images.astype(np.float32) / 255.0, verbose=0)[..., 0]
     diff = np.abs(prob - data["val_prob"])
@@ -43,5 +46,17 @@ def main(npz: str, name: str, size: str, out: str) -> None:
     print(f"saved {out}")
 
 
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("npz", type=Path, help="weights written by gpu_torch_unet.py")
+    ap.add_argument("model", help="the edgeseg model name (e.g. unet_w025)")
+    ap.add_argument("size", help="input HxW the weights were trained at (e.g. 144x192)")
+    ap.add_argument("out", type=Path, help="the .keras file to write")
+    ap.add_argument("--data", type=Path, default=Path("../shared/data/isic2017"),
+                    help="data folder whose validation/ the npz's check images came from (default ../shared/data/isic2017)")
+    a = ap.parse_args()
+    port(a.npz, a.model, a.size, a.out, a.data)
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    main()
