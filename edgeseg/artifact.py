@@ -30,6 +30,7 @@ from edgeseg.errors import RunError
 from edgeseg.io import current_umask, write_json
 
 MANIFEST = "manifest.json"
+ALLOW_UNGATED_ENV = "EDGESEG_ALLOW_UNGATED"
 MANIFEST_VERSION = 1
 
 
@@ -117,13 +118,14 @@ class Artifact:
     def label(self) -> str:
         return self.folder.name
 
-    def manifest(self) -> Manifest:
-        """Its manifest, sha256 checked.
+    def manifest(self, allow_ungated: bool | None = None) -> Manifest:
+        """Its manifest, sha256 checked (see :func:`read_manifest`).
 
         Raises:
-            RunError: no manifest beside the file, an unreadable one, or a sha256 mismatch.
+            RunError: no manifest beside the file, an unreadable one, a sha256 mismatch, or no
+                gate result (unless ``allow_ungated``).
         """
-        manifest = read_manifest(self.file)
+        manifest = read_manifest(self.file, allow_ungated)
         if manifest is None:
             raise RunError(f"{self.folder}: no {MANIFEST}; not an edgeseg artifact")
         return manifest
@@ -163,12 +165,18 @@ def manifest_path(model_file: str | os.PathLike) -> Path:
     return Path(model_file).with_name(MANIFEST)
 
 
-def read_manifest(model_file: str | os.PathLike) -> Manifest | None:
+def read_manifest(model_file: str | os.PathLike, allow_ungated: bool | None = None) -> Manifest | None:
     """The manifest beside ``model_file`` (None if there is none), its sha256 checked against the
-    file it names.
+    file it names, and its gate result required.
+
+    An artifact is complete only once its gate has run: one without a gate result was left by an
+    interrupted export. ``allow_ungated`` (None: ``EDGESEG_ALLOW_UNGATED=1``, which the CLI's
+    ``--allow-ungated`` sets so that bench workers inherit it) accepts it anyway; the gate itself
+    passes True.
 
     Raises:
-        RunError: the manifest is unreadable, or its sha256 does not match the file.
+        RunError: the manifest is unreadable, its sha256 does not match the file, or it has no
+            gate result (the message says how to finish the export).
     """
     path = manifest_path(model_file)
     if not path.is_file():
@@ -184,12 +192,18 @@ def read_manifest(model_file: str | os.PathLike) -> Manifest | None:
                 f"{model_file}: sha256 {actual[:12]}… does not match its manifest ({manifest.sha256[:12]}…); "
                 "the file was changed or replaced after export"
             )
+    if allow_ungated is None:
+        allow_ungated = os.environ.get(ALLOW_UNGATED_ENV) == "1"
+    if manifest.gate is None and not allow_ungated and manifest.file == Path(model_file).name:
+        rerun = f"edgeseg export {manifest.source_run}" if manifest.source_run else "edgeseg export RUN"
+        raise RunError(f"{model_file}: exported but never gated (its export was interrupted); re-run `{rerun}` "
+                       "to make a complete artifact, or pass --allow-ungated to use this one unchecked")
     return manifest
 
 
-def manifest_normalisation(model_file: str | os.PathLike) -> Normalisation | None:
+def manifest_normalisation(model_file: str | os.PathLike, allow_ungated: bool | None = None) -> Normalisation | None:
     """The normalisation recorded for ``model_file`` (None without a manifest that names it)."""
-    manifest = read_manifest(model_file)
+    manifest = read_manifest(model_file, allow_ungated)
     if manifest is None or manifest.file != Path(model_file).name:
         return None
     return manifest.input_normalisation()

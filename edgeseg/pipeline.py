@@ -15,11 +15,13 @@ overwritten)::
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgeseg.errors import ConfigError
+from edgeseg.faults import fault_point
 from edgeseg.export.exporter import ExportConfig, Source, Target, calibrate, export, load_float_model, load_source, plan_targets
 from edgeseg.gates import GateResult, budget_for, gate_artifact, gate_table, load_budgets
 from edgeseg.io import next_free_path, write_json, write_text
@@ -46,15 +48,28 @@ class ExportReport:
 def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None = None) -> ExportReport:
     """Export, gate and (if needed) search; see the module docstring.
 
+    Exporting into the run (no ``out``) holds the run's writer lock, and first removes the hidden
+    temporary folders an interrupted export left in its export folders.
+
     Raises:
-        RunError: no such run, or no checkpoint in it.
+        RunError: no such run, no checkpoint in it, or another process writing to it.
         ConfigError: the run has no ``cfg.split`` split to gate on.
     """
+    run = RunDir.open(run_path)
+    if out is not None:
+        return _export_run(run, cfg, out)
+    with run.lock():
+        for stale in [p for d in run.path.glob("export*") if d.is_dir() for p in d.iterdir()
+                      if p.is_dir() and p.name.startswith(".")]:
+            shutil.rmtree(stale, ignore_errors=True)
+        return _export_run(run, cfg, out)
+
+
+def _export_run(run: RunDir, cfg: ExportConfig, out: str | Path | None) -> ExportReport:
     from edgeseg.data.splits import load_splits
     from edgeseg.evaluate import evaluate
     from edgeseg.runtime.keras_runner import KerasRunner
 
-    run = RunDir.open(run_path)
     source, reference_run = load_source(run, cfg.input_size)
     reference_model = load_float_model(reference_run) if reference_run != run else source.model
     budgets = load_budgets(cfg.gates_file)
@@ -80,8 +95,12 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
         # Golden vectors use the first evaluation image: a real image no artifact was tuned on.
         artifact = export(other or source, target, calibration, folder, golden_image=pairs[0].image,
                           settings=dataclasses.asdict(cfg))
+        fault_point("export.written")
+        # gates.json gets each result before the artifact's manifest does (see gate_artifact).
         result = gate_artifact(artifact, ref_eval, pairs, budget=budget_for(target.recipe, budgets, cfg.max_dice_drop),
-                               reference_name=str(reference_run.best_model()), split=cfg.split)
+                               reference_name=str(reference_run.best_model()), split=cfg.split,
+                               record=lambda r: _write_tables(ExportReport(folder, [*report.results, r], report.fallbacks),
+                                                              complete=False))
         report.results.append(result)
         status = "pass" if result.passed else "FAIL"
         print(f"  {target.label:<40} Dice {result.dice:.4f}  ΔDice {-result.dice_drop:+.4f}  "
@@ -95,12 +114,16 @@ def export_run(run_path: str | Path, cfg: ExportConfig, out: str | Path | None =
             report.fallbacks.append(found.to_dict())
 
     _write_tables(report)
+    fault_point("export.tables")
     return report
 
 
-def _write_tables(report: ExportReport) -> None:
+def _write_tables(report: ExportReport, complete: bool = True) -> None:
+    """gates.json and gates.md; ``complete`` False while the export is still running (or was
+    interrupted): the results so far."""
     write_json(report.folder / "gates.json", {
-        "passed": report.passed, "results": [r.to_dict() for r in report.results], "fallbacks": report.fallbacks,
+        "passed": report.passed, "complete": complete, "results": [r.to_dict() for r in report.results],
+        "fallbacks": report.fallbacks,
     })
     text = "# Export gate\n\n" + gate_table(report.results)
     for fb in report.fallbacks:

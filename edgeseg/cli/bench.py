@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 from edgeseg.cli.options import parse_size
 
 
@@ -37,6 +38,7 @@ def bench_cmd(
     sweep_models: Annotated[Optional[list[str]], typer.Option(help="Widths for --sweep (default unet_w025, unet_w050, unet_w100).")] = None,
     sweep_sizes: Annotated[Optional[list[str]], typer.Option(help="HxW sizes for --sweep (default 128x128 192x256 256x256 384x384).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Output folder (default runs/bench/bench[-N]).")] = None,
+    allow_ungated: AllowUngatedOpt = False,
 ) -> None:
     """Every artifact on every runtime that can load it, at 1, 2 and all cores, each in its own
     process: p50/p90/p99, mean±std, FPS, peak memory, size, GFLOP/s against the machine's peak
@@ -46,7 +48,10 @@ def bench_cmd(
 
     Exit codes: 0 at least one row measured; 1 no row measured (every artifact failed or cannot
     run here); 2 bad input (one line naming the file or option); 3 an artifact under --floor-dice."""
-    from edgeseg.bench.bench import BenchConfig, bench, check_size, collect, compare as compare_rows, floor_failures, targets
+    allow_ungated_artifacts(allow_ungated)
+    from edgeseg.bench.bench import bench
+    from edgeseg.bench.measure import BenchConfig, check_size, collect
+    from edgeseg.bench.report import compare as compare_rows, floor_failures, targets
 
     if sweep:
         _sweep(threads, sweep_models, sweep_sizes, min_runs, min_seconds, out)
@@ -61,7 +66,7 @@ def bench_cmd(
         raise RunError(f"{compare}: no such results file")
     report = bench(arts, cfg, out)
     _print_table(report.rows)
-    from edgeseg.bench.bench import peak_exceeded, peak_markdown
+    from edgeseg.bench.report import peak_exceeded, peak_markdown
 
     typer.echo(peak_markdown(report))
     for row in peak_exceeded(report):
@@ -77,7 +82,7 @@ def bench_cmd(
             typer.echo(f"vs {compare.name}: {c['artifact']}/{c['runtime']} {c['threads']}t b{c['batch']}: "
                        f"{c['old_p50_ms']:.1f} -> {c['new_p50_ms']:.1f} ms (x{c['speedup']:.2f})")
     typer.echo(f"results: {report.folder}/ (results.jsonl, results.csv, report.md, pareto.png)")
-    if not any(r["status"] == "ok" for r in report.rows):
+    if not any(r.ok for r in report.rows):
         typer.echo("error: no row was measured: every artifact failed or cannot run here (see the reason column)", err=True)
         raise typer.Exit(1)
     if floor_dice is not None:
@@ -87,11 +92,11 @@ def bench_cmd(
             raise typer.Exit(3)
 
 
-def _print_table(rows: list[dict]) -> None:
+def _print_table(rows: list) -> None:  # list[BenchRow]
     from rich.console import Console
     from rich.table import Table
 
-    from edgeseg.bench.bench import fmt_cell
+    from edgeseg.bench.report import fmt_cell
 
     cols = ("artifact", "runtime", "threads", "batch", "status", "p50_ms", "p90_ms", "p99_ms", "fps", "peak_rss_mb",
             "size_bytes", "gemm_ratio", "dice", "gate_split", "calibration", "reason")
@@ -100,7 +105,7 @@ def _print_table(rows: list[dict]) -> None:
         table.add_column(c.replace("_ms", " ms").replace("_", " "), overflow="fold")
     style = {"ok": "green", "not supported here": "yellow"}
     for r in rows:
-        table.add_row(*(fmt_cell(c, r[c]) for c in cols), style=style.get(r["status"], "red"))
+        table.add_row(*(fmt_cell(c, getattr(r, c)) for c in cols), style=style.get(r.status.value, "red"))
     Console(width=200).print(table)
 
 

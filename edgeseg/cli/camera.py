@@ -9,6 +9,7 @@ import typer
 
 from edgeseg.cli.app import app
 from edgeseg.cli.options import RuntimeOpt
+from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 
 
 @app.command("camera")
@@ -29,9 +30,11 @@ def camera_cmd(
     max_frames: Annotated[int, typer.Option(help="Stop after N frames read (0: until the source ends).")] = 0,
     threads: Annotated[Optional[int], typer.Option(help="Inference threads (TFLite/ONNX; default: the runtime's).")] = None,
     runtime: RuntimeOpt = "default",
+    allow_ungated: AllowUngatedOpt = False,
 ) -> None:
     """Segment each frame, draw the lesion outline with area, confidence, FPS and screening hints
     (blurry, too dark/bright, touching the border, too small, no lesion); print per-stage latency."""
+    allow_ungated_artifacts(allow_ungated)
     from edgeseg.errors import ConfigError, RunError
     from edgeseg.screen.camera import CameraConfig, check_video_path, run_camera
     from edgeseg.screen.process import FrameProcessor

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
 from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, postprocess_config
 from edgeseg.errors import DataError
@@ -34,10 +35,12 @@ def eval_cmd(
     address: AddressOpt = None,
     workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
+    allow_ungated: AllowUngatedOpt = False,
 ) -> None:
     """Score a run or model: Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled), at the masks' own resolution; writes metrics.json, per_image.csv and a confusion heatmap."""
+    allow_ungated_artifacts(allow_ungated)
     from edgeseg.data.pairs import find_splits
-    from edgeseg.data.splits import load_splits
+    from edgeseg.data.splits import load_splits, note_skipped
     from edgeseg.evaluate import evaluate, format_table, write_report
     from edgeseg.runtime import load_runner
 
@@ -54,7 +57,9 @@ def eval_cmd(
         splits = load_splits(model / "splits.json")
         source = f"{model}/splits.json"
     else:
-        splits = {k: v.pairs for k, v in find_splits(data, layout).items()}
+        scans = find_splits(data, layout)
+        note_skipped(scans)
+        splits = {k: v.pairs for k, v in scans.items()}
         source = str(data)
     if "all" in splits:
         split = "all"
@@ -76,13 +81,16 @@ def eval_cmd(
         typer.echo(f"report: {out}")
         return
     result = evaluate(runner, pairs, batch_size=batch_size or 8, post=post, keep_masks=worst > 0)
-    paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split, "tta": tta})
-    if worst > 0:
+
+    def draw_worst(folder: Path) -> None:
         from edgeseg.metrics import per_image
         from edgeseg.plots import worst_cases
 
         dice = list(per_image(result.counts)["dice"])
-        worst_cases(list(pairs), list(result.masks), dice, paths["metrics"].parent / "worst.png", worst)
+        worst_cases(list(pairs), list(result.masks), dice, folder / "worst.png", worst)
+
+    paths = write_report(result, out, {"model": str(runner.path), "data": source, "split": split, "tta": tta},
+                         extra=draw_worst if worst > 0 else None)
     typer.echo(f"{runner.path} on {source} [{split}]")
     typer.echo(format_table(result.scores))
     typer.echo(f"report: {paths['metrics'].parent}")

@@ -35,6 +35,23 @@ LargestOpt = Annotated[bool, typer.Option("--largest/--all-components", help="Ke
 FillOpt = Annotated[bool, typer.Option("--fill-holes/--keep-holes", help="Fill holes inside the lesion.")]
 
 
+AllowUngatedOpt = Annotated[bool, typer.Option(
+    "--allow-ungated", help="Use an artifact whose export was interrupted before its accuracy gate (no gate result in its manifest).")]
+
+
+def allow_ungated(flag: bool) -> None:
+    """``--allow-ungated``: an environment switch (not an argument) so that the bench's worker
+    processes, which load the artifacts again, inherit it; read by edgeseg.artifact.read_manifest."""
+    import os
+
+    from edgeseg.artifact import ALLOW_UNGATED_ENV
+
+    if flag:
+        os.environ[ALLOW_UNGATED_ENV] = "1"
+    else:  # an earlier command in the same process (tests) must not leak its choice
+        os.environ.pop(ALLOW_UNGATED_ENV, None)
+
+
 def postprocess_config(threshold: float, open_px: int, close_px: int, largest: bool, fill: bool):  # noqa: ANN201
     from edgeseg.postprocess import PostprocessConfig
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, OverlaysOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
 from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, RuntimeOpt, ThresholdOpt, postprocess_config
 
@@ -30,8 +31,10 @@ def predict_cmd(
     workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
     overlays: OverlaysOpt = False,
+    allow_ungated: AllowUngatedOpt = False,
 ) -> None:
     """Write <stem>_mask.png (0/255), <stem>_overlay.jpg (lesion outline) and predictions.json."""
+    allow_ungated_artifacts(allow_ungated)
     from edgeseg.defaults import default_artifact
     from edgeseg.errors import ConfigError
     from edgeseg.data.images import list_images

@@ -61,13 +61,15 @@ def _loader(suffix: str) -> Loader:
     return RUNNERS.get(suffix)
 
 
-def load_runner(path: str | Path, *, num_threads: int | None = None) -> Runner:
+def load_runner(path: str | Path, *, num_threads: int | None = None, allow_ungated: bool | None = None) -> Runner:
     """A Runner for a run directory (its best checkpoint) or a model file, chosen by suffix.
 
     An exported artifact's ``manifest.json`` supplies the normalisation, and its sha256 is
     checked first: a file changed after export is refused. ``num_threads`` sets the TFLite /
     ONNX Runtime thread count (None: the runtime's default); TensorFlow's pools are
-    process-wide and fixed at start-up, so Keras and SavedModel runners ignore it.
+    process-wide and fixed at start-up, so Keras and SavedModel runners ignore it. An artifact
+    whose export was interrupted before its gate is refused unless ``allow_ungated`` (see
+    :func:`edgeseg.artifact.read_manifest`).
     """
     path = Path(path)
     normalisation = None
@@ -78,5 +80,5 @@ def load_runner(path: str | Path, *, num_threads: int | None = None) -> Runner:
     if not path.exists():
         raise RunError(f"{path}: no such model file or run directory")
     loader = _loader(path.suffix.lower())
-    normalisation = manifest_normalisation(path) or normalisation
+    normalisation = manifest_normalisation(path, allow_ungated) or normalisation
     return loader(path, normalisation, num_threads=num_threads)

@@ -106,7 +106,8 @@ def test_the_manifest_beside_the_file_gives_the_normalisation(files, tmp_path):
     spec_out = TensorSpec("Identity", (1, *SIZE, 1), "float32")
     write_manifest(tmp_path, Manifest(format="tflite", recipe="fp32", file=path.name, sha256=sha256_file(path),
                                       size_bytes=path.stat().st_size, input=spec_in, output=spec_out,
-                                      input_size=SIZE, normalisation={"scale": 2 / 255, "offset": -1.0}))
+                                      input_size=SIZE, normalisation={"scale": 2 / 255, "offset": -1.0},
+                                      gate={"passed": True}))  # a complete (gated) artifact
     assert load_runner(path).normalisation == Normalisation(scale=2 / 255, offset=-1.0)
     # An explicit normalisation (a run dir's config) wins over the manifest.
     assert load_tflite(path, Normalisation()).normalisation == Normalisation()
