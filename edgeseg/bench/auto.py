@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeseg.bench.bench import Artifact, collect, run_worker
+from edgeseg.bench.measure import Artifact, collect, run_worker
 from edgeseg.bench.runtimes import BENCH_RUNTIMES, runtimes_for
 from edgeseg.bench.system import all_cpu_flags, machine_info
 from edgeseg.errors import ConfigError, RunError

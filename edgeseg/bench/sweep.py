@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeseg.bench.bench import run_worker
+from edgeseg.bench.measure import run_worker
 from edgeseg.bench.system import machine_info
 from edgeseg.errors import ConfigError
 from edgeseg.io import atomic_dir, next_free_path, write_json, write_text
