@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgeseg.errors import RunError
+from edgeseg.formats import format_of
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "export" / "unet_w025"
@@ -14,7 +15,8 @@ DEFAULT_ARTIFACT = SHIPPED / "tflite_static_wi8_ai8_int8io" / "model.tflite"
 
 
 def default_artifact(search: Path = Path("runs")) -> Path:
-    """The shipped int8 TFLite, else the newest exported artifact under ``search``.
+    """The shipped int8 TFLite, else the newest exported on-device artifact (TFLite, ONNX) under
+    ``search``.
 
     Raises:
         RunError: neither exists.
@@ -23,7 +25,7 @@ def default_artifact(search: Path = Path("runs")) -> Path:
         return DEFAULT_ARTIFACT
     manifests = sorted(search.glob("**/export*/*/manifest.json"), key=lambda p: p.stat().st_mtime)
     for m in reversed(manifests):
-        models = [f for f in m.parent.iterdir() if f.suffix in (".tflite", ".onnx")]
+        models = [f for f in m.parent.iterdir() if (fmt := format_of(f)) is not None and fmt.on_device]
         if models:
             return models[0]
     raise RunError(f"no model given, no shipped model at {DEFAULT_ARTIFACT} and no export under {search}/; "

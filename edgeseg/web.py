@@ -31,9 +31,12 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from edgeseg.errors import RunError
+from edgeseg.formats import MODEL_FORMATS
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web_demo"
 ROUTES = ("model", "model-fallback")
+# The page runs TFLite models only (LiteRT.js); it asks each route for the format's file name.
+TFLITE = MODEL_FORMATS.get("tflite")
 # What a browser needs to run the page; vendor/ is created by `npm ci` in web_demo.
 REQUIRED = ("index.html", "app.js", "screen.js", "engine.js", "sw.js", "manifest.webmanifest",
             "vendor/litertjs/core/index.js", "vendor/litertjs/wasm")
@@ -79,7 +82,7 @@ def resolve_model_file(path: Path) -> Path:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise RunError(f"{manifest}: not a valid edgeseg manifest ({e})") from None
     model = folder / name if path.is_dir() else path
-    if model.suffix.lower() != ".tflite" or m.get("format") != "tflite":
+    if model.suffix.lower() != TFLITE.suffix or m.get("format") != TFLITE.name:
         raise RunError(f"{model}: the page runs TFLite models (LiteRT.js); pass a tflite artifact, not {m.get('format') or model.suffix}")
     if not model.is_file():
         raise RunError(f"{model}: model file missing beside its manifest")
@@ -227,7 +230,7 @@ class _Handler(SimpleHTTPRequestHandler):
         if parts and parts[0] in self.server.models:
             m = self.server.models[parts[0]]
             rest = parts[1:]
-            if rest == ["model.tflite"]:
+            if rest == [TFLITE.filename]:
                 rest = [m.file]
             return str(m.folder.joinpath(*rest)) if rest else nowhere
         if parts and parts[0] in HIDDEN:

@@ -23,7 +23,8 @@ from edgeseg.bench.system import machine_info
 from edgeseg.defaults import REPO, SHIPPED
 from edgeseg.errors import ConfigError, RunError
 
-SUFFIXES = (".tflite", ".onnx", ".keras")
+# The model files some bench runtime runs (their suffixes come from edgeseg.formats).
+SUFFIXES = tuple(dict.fromkeys(s for n in BENCH_RUNTIMES for s in BENCH_RUNTIMES.get(n).suffixes))
 
 
 class Status(StrEnum):

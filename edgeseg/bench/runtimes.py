@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgeseg.formats import suffixes
 from edgeseg.registry import Registry
 
 
@@ -22,7 +23,7 @@ class BenchRuntime:
 
     Attributes:
         name: the runtime's name in tables and ``--runtime``.
-        suffixes: model file suffixes it runs.
+        suffixes: model file suffixes it runs (:func:`edgeseg.formats.suffixes` of its formats).
         device: "cpu" or "gpu".
         summary: one line for ``--help`` and the report.
         available: () -> None when it can run here, else the reason it cannot.
@@ -131,19 +132,19 @@ def _ort(provider: str) -> Callable[[Path, int], Any]:
 
 
 for _r in (
-    BenchRuntime("keras", (".keras",), "cpu", "tf_keras, traced model(x) call (the float reference)",
+    BenchRuntime("keras", suffixes("keras"), "cpu", "tf_keras, traced model(x) call (the float reference)",
                  _always, _keras(predict=False, gpu=False)),
-    BenchRuntime("keras-predict", (".keras",), "cpu", "tf_keras model.predict on the batch (the naive baseline)",
+    BenchRuntime("keras-predict", suffixes("keras"), "cpu", "tf_keras model.predict on the batch (the naive baseline)",
                  _always, _keras(predict=True, gpu=False)),
-    BenchRuntime("tflite", (".tflite",), "cpu", "LiteRT (ai_edge_litert) with XNNPACK", _always, _tflite(True)),
-    BenchRuntime("tflite-builtin", (".tflite",), "cpu", "LiteRT builtin kernels, XNNPACK off", _always, _tflite(False)),
-    BenchRuntime("ort-cpu", (".onnx",), "cpu", "ONNX Runtime, CPU execution provider", _always,
+    BenchRuntime("tflite", suffixes("tflite"), "cpu", "LiteRT (ai_edge_litert) with XNNPACK", _always, _tflite(True)),
+    BenchRuntime("tflite-builtin", suffixes("tflite"), "cpu", "LiteRT builtin kernels, XNNPACK off", _always, _tflite(False)),
+    BenchRuntime("ort-cpu", suffixes("onnx"), "cpu", "ONNX Runtime, CPU execution provider", _always,
                  _ort("CPUExecutionProvider")),
-    BenchRuntime("ort-cuda", (".onnx",), "gpu", "ONNX Runtime, CUDA execution provider",
+    BenchRuntime("ort-cuda", suffixes("onnx"), "gpu", "ONNX Runtime, CUDA execution provider",
                  _ort_provider_reason("CUDAExecutionProvider"), _ort("CUDAExecutionProvider")),
-    BenchRuntime("ort-tensorrt", (".onnx",), "gpu", "ONNX Runtime, TensorRT execution provider",
+    BenchRuntime("ort-tensorrt", suffixes("onnx"), "gpu", "ONNX Runtime, TensorRT execution provider",
                  _ort_provider_reason("TensorrtExecutionProvider"), _ort("TensorrtExecutionProvider")),
-    BenchRuntime("keras-gpu", (".keras",), "gpu", "tf_keras on the GPU (traced call)", _gpu_reason,
+    BenchRuntime("keras-gpu", suffixes("keras"), "gpu", "tf_keras on the GPU (traced call)", _gpu_reason,
                  _keras(predict=False, gpu=True)),
 ):
     BENCH_RUNTIMES.add(_r.name, _r)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.artifact import TensorSpec
+from edgeseg.formats import MODEL_FORMATS
 from edgeseg.quantize.recipes import Recipe
 from edgeseg.registry import Registry
 
@@ -45,10 +46,10 @@ WorstOps = Callable[[Any, np.ndarray, WriteOptions], list[str]]
 
 @dataclass(frozen=True)
 class Format:
-    """An artifact format.
+    """An artifact format (its suffix and file name: :data:`edgeseg.formats.MODEL_FORMATS`).
 
     Attributes:
-        name, filename, recipes, summary: the registry name, the model file's name, the recipes it
+        name, recipes, summary: the name in :data:`edgeseg.formats.MODEL_FORMATS`, the recipes it
             supports, one line for ``--help``.
         write: ``(model, out, recipe, calibration, options) -> (input spec, output spec)``.
         io_in_label: the IO dtype of full-integer artifacts is part of the label (``_int8io``).
@@ -62,7 +63,6 @@ class Format:
     """
 
     name: str
-    filename: str
     recipes: tuple[str, ...]
     summary: str
     write: Writer = field(repr=False, compare=False)
@@ -72,6 +72,11 @@ class Format:
     calibration_methods: tuple[str, ...] = ()
     no_calibration_choice: str = ""
     same_calibration: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def filename(self) -> str:
+        """The model file's name, e.g. ``model.tflite``."""
+        return MODEL_FORMATS.get(self.name).filename
 
     def label(self, recipe: Recipe, options: WriteOptions) -> str:
         """The artifact's folder name, e.g. ``tflite_static_wi8_ai8_int8io`` or ``onnx_fp32_nchw``."""
@@ -141,16 +146,16 @@ def _write_keras(model: Any, out: Path, recipe: Recipe, calib: np.ndarray | None
 
 FORMATS: Registry[Format] = Registry("export format")
 for _f in (
-    Format("tflite", "model.tflite", ("fp32", "fp16", "dynamic_wi8_afp32", "static_wi8_ai8", "qat_wi8_ai8"),
+    Format("tflite", ("fp32", "fp16", "dynamic_wi8_afp32", "static_wi8_ai8", "qat_wi8_ai8"),
            "LiteRT flatbuffer, batch 1 (the phone format)", _write_tflite, io_in_label=True, worst_ops=_worst_tflite,
            no_calibration_choice="TFLite already quantizes weights per channel and calibrates min/max only"),
-    Format("onnx", "model.onnx", ("fp32", "static_wi8_ai8", "qat_wi8_ai8"),
+    Format("onnx", ("fp32", "static_wi8_ai8", "qat_wi8_ai8"),
            "ONNX via tf2onnx; int8 is ONNX Runtime static QDQ, per-channel", _write_onnx, nchw=True,
            worst_ops=_worst_onnx, calibration_methods=("percentile", "entropy", "minmax"),
            # quantize_static's entropy search has a single candidate with ORT 1.32's defaults.
            same_calibration={("entropy", "minmax"): "identical to minmax in ONNX Runtime 1.32"}),
-    Format("savedmodel", "model.savedmodel", ("fp32",), "TensorFlow SavedModel (serving_default)", _write_savedmodel),
-    Format("keras", "model.keras", ("fp32",), "tf_keras .keras file: the float model at the export size (bench reference)",
+    Format("savedmodel", ("fp32",), "TensorFlow SavedModel (serving_default)", _write_savedmodel),
+    Format("keras", ("fp32",), "tf_keras .keras file: the float model at the export size (bench reference)",
            _write_keras),
 ):
     FORMATS.add(_f.name, _f)

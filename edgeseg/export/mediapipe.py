@@ -24,6 +24,7 @@ from typing import Any
 from edgeseg.config import Normalisation
 from edgeseg.defaults import REPO
 from edgeseg.errors import EdgesegError, RunError
+from edgeseg.formats import MODEL_FORMATS
 
 MP_PYTHON = REPO / ".venv-mediapipe" / "bin" / "python"
 MP_TOOL = REPO / "tools" / "mediapipe" / "mp_tool.py"
@@ -94,11 +95,12 @@ def ship_uint8io(int8_dir: Path, data: Path, split: str = "validation") -> Path:
     from edgeseg.runtime.tflite_runner import TFLiteRunner
     from edgeseg.screen.hints import HintConfig
 
-    src = int8_dir / "model.tflite"
+    name = MODEL_FORMATS.get("tflite").filename
+    src = int8_dir / name
     m = read_manifest(src)
     if m is None or m.input.dtype != "int8":
         raise RunError(f"{int8_dir}: not an int8-IO TFLite artifact with a manifest")
-    ref_file = int8_dir.parent / "tflite_fp32" / "model.tflite"
+    ref_file = int8_dir.parent / "tflite_fp32" / name
     if not ref_file.is_file():
         raise RunError(f"{ref_file}: the float reference the gate needs is missing")
     label = int8_dir.name.replace("_int8io", "_uint8io")
@@ -106,7 +108,7 @@ def ship_uint8io(int8_dir: Path, data: Path, split: str = "validation") -> Path:
     mediapipe_python()  # fail before any work
     with atomic_folder(dest) as tmp:
         plain = uint8_io_copy(src, tmp / ".plain.tflite")
-        file = tmp / "model.tflite"
+        file = tmp / name
         meta = add_segmenter_metadata(plain, file, m.input_normalisation())
         plain.unlink()
         runner = TFLiteRunner(file, m.input_normalisation())
@@ -123,7 +125,7 @@ def ship_uint8io(int8_dir: Path, data: Path, split: str = "validation") -> Path:
             raise RunError(f"{label}: gate failed (Dice drop {g.dice_drop:+.4f} > budget {g.budget})")
         q_in, q_out = m.input, m.output
         manifest = dataclasses.replace(
-            m, file="model.tflite", sha256=sha256_file(file), size_bytes=size_bytes(file),
+            m, file=name, sha256=sha256_file(file), size_bytes=size_bytes(file),
             input=TensorSpec(q_in.name, q_in.shape, "uint8", q_in.scale, int(q_in.zero_point) + 128),
             output=TensorSpec(q_out.name, q_out.shape, "uint8", q_out.scale, int(q_out.zero_point) + 128),
             export_config={"target": label, "strategy": "uint8-IO copy of the int8-IO artifact (edgeseg.export.retype)",

@@ -16,6 +16,7 @@ import numpy as np
 from edgeseg.artifact import manifest_normalisation
 from edgeseg.config import Normalisation
 from edgeseg.errors import RunError
+from edgeseg.formats import format_of, suffixes
 from edgeseg.registry import Registry
 from edgeseg.run import RunDir
 
@@ -35,28 +36,20 @@ class Runner(Protocol):
 
 
 # suffix -> loader(path, normalisation or None, num_threads=None); a run dir is resolved to its
-# model file first.
+# model file first. The formats of edgeseg.formats are added on first use (their ``loader``).
 Loader = Callable[..., Runner]
 RUNNERS: Registry[Loader] = Registry("model format")
 
 
-# Loaders are imported on first use, so loading a .tflite never imports onnxruntime and back.
-_BUILTIN = {
-    ".keras": "edgeseg.runtime.keras_runner:load_keras",
-    ".tflite": "edgeseg.runtime.tflite_runner:load_tflite",
-    ".onnx": "edgeseg.runtime.onnx_runner:load_onnx",
-    ".savedmodel": "edgeseg.runtime.savedmodel_runner:load_savedmodel",
-}
-
-
-def _loader(suffix: str) -> Loader:
-    if suffix not in RUNNERS and suffix in _BUILTIN:
+def _loader(path: Path) -> Loader:
+    suffix, fmt = path.suffix.lower(), format_of(path)
+    if suffix not in RUNNERS and fmt is not None:
         import importlib
 
-        module, fn = _BUILTIN[suffix].split(":")
+        module, fn = fmt.loader.split(":")
         RUNNERS.add(suffix, getattr(importlib.import_module(module), fn))
     if suffix not in RUNNERS:
-        known = sorted(set(_BUILTIN) | set(RUNNERS.names()))
+        known = sorted(set(suffixes()) | set(RUNNERS.names()))
         raise RunError(f"no runner for {suffix or 'files without a suffix'!r} models; known: {', '.join(known)}")
     return RUNNERS.get(suffix)
 
@@ -73,12 +66,12 @@ def load_runner(path: str | Path, *, num_threads: int | None = None, allow_ungat
     """
     path = Path(path)
     normalisation = None
-    if path.is_dir() and path.suffix.lower() not in _BUILTIN:
+    if path.is_dir() and format_of(path) is None:
         run = RunDir.open(path)
         path = run.best_model()
         normalisation = run.config().data.normalisation
     if not path.exists():
         raise RunError(f"{path}: no such model file or run directory")
-    loader = _loader(path.suffix.lower())
+    loader = _loader(path)
     normalisation = manifest_normalisation(path, allow_ungated) or normalisation
     return loader(path, normalisation, num_threads=num_threads)
