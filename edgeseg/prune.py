@@ -2,8 +2,8 @@
 
 The source run's best model (float, never modified) has its 3x3 and transposed convs wrapped in
 ``prune_low_magnitude``, is fine-tuned on the source run's own train split and data pipeline
-(through :func:`edgeseg.train.fine_tune`, so every epoch is checkpointed and resumable), and is
-saved with the wrappers stripped as a NEW run directory::
+(the fine-tune stage :mod:`edgeseg.finetune.stage`, so every epoch is checkpointed and resumable),
+and is saved with the wrappers stripped as a NEW run directory::
 
     RUN/config.json          the source's RunConfig with the fine-tune's epochs / learning rate
     RUN/splits.json          a copy of the source's split record
@@ -31,20 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from edgeseg.config import RunConfig
 from edgeseg.errors import ConfigError
+from edgeseg.finetune.stage import Arrays, FineTuneConfig, FineTuneStage, Record, register, run_stage
 from edgeseg.io import write_json
-from edgeseg.train import (
-    FineTuneSource,
-    FitHooks,
-    RunDir,
-    compile_model,
-    continue_run,
-    create_fine_tune_run,
-    fine_tune,
-    fine_tune_config,
-    load_split_arrays,
-    validation_dice,
-)
+from edgeseg.run import RunDir
+from edgeseg.train import FineTuneSource, FitHooks, compile_model, validation_dice
 
 SCHEDULES = ("poly", "constant")
 STAGE_FILE = "prune.json"
@@ -59,8 +51,9 @@ NOTE = "pruning is a size optimisation: unstructured sparsity does not speed up 
 
 
 @dataclass(frozen=True)
-class PruneConfig:
-    """How to prune a float run.
+class PruneConfig(FineTuneConfig):
+    """How to prune a float run (and the fine-tune's ``epochs``, ``learning_rate``, ``max_steps``:
+    :class:`~edgeseg.finetune.stage.FineTuneConfig`).
 
     Attributes:
         sparsity: target fraction of zero weights in every pruned kernel, in (0, 1).
@@ -71,25 +64,17 @@ class PruneConfig:
             channels), e.g. ``"2:4"``. tfmot sets this mask once, at the first step, and ignores
             the schedule's sparsity, so it needs ``schedule="constant"`` and
             ``sparsity == M / N``.
-        epochs: fine-tuning epochs.
-        learning_rate: Adam's learning rate for the fine-tune (lower than training's).
-        max_steps: cap on steps per epoch (quick runs).
     """
 
     sparsity: float = 0.5
     schedule: str = "poly"
     m_by_n: str | None = None
-    epochs: int = 2
-    learning_rate: float = 1e-4
-    max_steps: int | None = None
 
     def __post_init__(self) -> None:
         _check(0 < self.sparsity < 1, f"sparsity must be in (0, 1), got {self.sparsity}")
         _check(self.schedule in SCHEDULES,
                f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        _check(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        _check(self.learning_rate > 0, f"learning rate must be > 0, got {self.learning_rate}")
-        _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
+        super().__post_init__()
         if self.m_by_n is not None:
             m, n = self.m_by_n_pair  # type: ignore[misc]
             _check(
@@ -286,16 +271,14 @@ def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs",
         ConfigError: ``cfg`` is not a PruneConfig, or the model has nothing to prune.
         DataError: the source run's pairs cannot be read.
     """
+    return run_stage(STAGE, source, cfg, runs_root, name)
+
+
+def _plan(src: FineTuneSource, cfg: PruneConfig, run_cfg: RunConfig, arrays: Arrays) -> Record:
+    """Which layers to prune, the schedule's steps, and the float baseline's sizes and Dice."""
     from edgeseg.data.pipeline import steps_per_epoch
     from edgeseg.runtime.keras_runner import load_keras_model
 
-    if not isinstance(cfg, PruneConfig):
-        raise ConfigError(f"prune needs a PruneConfig, got {type(cfg).__name__}")
-    src = FineTuneSource.open(source)
-    run_cfg = fine_tune_config(src.cfg, epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-                               max_steps=cfg.max_steps)
-    # Everything that can fail on input happens before the new run directory exists.
-    arrays = load_split_arrays(src.splits, run_cfg)
     steps = steps_per_epoch(len(arrays[0]), run_cfg.data.batch_size, run_cfg.train.max_steps)
     # tfmot sets an M:N mask at step 1 only; the recorded steps say so.
     schedule = ScheduleSteps.M_BY_N if cfg.m_by_n else ScheduleSteps.for_steps(steps * cfg.epochs)
@@ -305,10 +288,7 @@ def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs",
         raise ConfigError(f"{src.model_path}: no Conv2D/Conv2DTranspose layer to prune")
     before = sparsity_report(float_model, pruned)
     dice_before = validation_dice(float_model, src.model_path, src.cfg, src.splits)
-
     record = {
-        **src.record(),
-        "prune": dataclasses.asdict(cfg),
         "schedule": {"kind": "m_by_n (mask set once at step 1)" if cfg.m_by_n else cfg.schedule,
                      **dataclasses.asdict(schedule), "total_steps": steps * cfg.epochs},
         "pruned_layers": pruned,
@@ -319,29 +299,12 @@ def prune(source: str | Path, cfg: PruneConfig, runs_root: str | Path = "runs",
             "sparsity": before["overall"],
         },
     }
-    del float_model
-    run = create_fine_tune_run(src, run_cfg, runs_root, name, "pruned", STAGE_FILE, record)
     print(f"pruning {len(pruned)} conv layers of {src.model_path} to {cfg.m_by_n or cfg.sparsity} "
           f"({record['schedule']['kind']}, mask updates every {schedule.frequency} steps until step "
           f"{schedule.end_step} of {steps * cfg.epochs}); kept dense: "
           f"{', '.join(f'{k} ({v})' for k, v in skipped.items() if 'BatchNorm' not in v) or 'no conv'}"
           f"{' (and every BatchNorm)' if any('BatchNorm' in v for v in skipped.values()) else ''}")
-    fine_tune(run, run_cfg, arrays, _hooks(cfg, record, run_cfg))
-    return _write_report(run, record)
-
-
-def resume_run(run: RunDir, epochs: int | None = None) -> RunDir:
-    """Continue an interrupted pruning run (called by :func:`edgeseg.train.resume`).
-
-    Extra ``epochs`` fine-tune at the final mask: the schedule's steps are those recorded in
-    ``prune.json``.
-    """
-    import json
-
-    record = json.loads((run.path / STAGE_FILE).read_text())
-    cfg = PruneConfig(**record["prune"])
-    continue_run(run, epochs, _hooks(cfg, record, run.config()))
-    return _write_report(run, record)
+    return record
 
 
 def _float_sizes(model: Any, checkpoint: Path) -> dict[str, int]:
@@ -359,7 +322,7 @@ def _float_sizes(model: Any, checkpoint: Path) -> dict[str, int]:
         }
 
 
-def _hooks(cfg: PruneConfig, record: dict[str, Any], run_cfg: Any) -> FitHooks:
+def _hooks(cfg: PruneConfig, record: Record, run_cfg: RunConfig) -> FitHooks:
     from edgeseg.runtime.keras_runner import load_keras_model
     tfmot = _tfmot()
 
@@ -384,7 +347,7 @@ def _hooks(cfg: PruneConfig, record: dict[str, Any], run_cfg: Any) -> FitHooks:
     )
 
 
-def _write_report(run: RunDir, record: dict[str, Any]) -> RunDir:
+def _write_report(run: RunDir, record: Record) -> RunDir:
     from edgeseg.runtime.keras_runner import load_keras_model
 
     best = run.checkpoints / "best.keras"
@@ -430,6 +393,12 @@ def _write_report(run: RunDir, record: dict[str, Any]) -> RunDir:
           "validation Dice "
           f"{src['validation_dice']:.4f} -> {dice_after:.4f}; {NOTE}")
     return run
+
+
+STAGE = register(FineTuneStage(
+    name="prune", marker=STAGE_FILE, suffix="pruned", config=PruneConfig,
+    plan=_plan, hooks=_hooks, finish=_write_report,
+))
 
 
 def _tfmot() -> Any:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import importlib
 import math
 import shutil
 import sys
@@ -43,11 +42,6 @@ def cosine_lr(t: TrainConfig, epoch: int) -> float:
 
 SCHEDULES.add("plateau", None)
 SCHEDULES.add("cosine", cosine_lr)
-
-# Fine-tuning stages that write run directories of their own, by the file that marks their runs.
-# ``resume`` hands such a run to the stage module's ``resume_run(run, epochs)``, since only the
-# stage knows how to rebuild its wrapped model (pruning masks, fake-quant ops).
-FINE_TUNE_STAGES = {"prune.json": "edgeseg.prune", "qat.json": "edgeseg.quantize.qat"}
 
 
 @dataclass(frozen=True)
@@ -278,15 +272,12 @@ def attach_teacher(model: Any, teacher: Any, weight: float) -> None:
 
 
 def resume(path: str | Path, epochs: int | None = None) -> RunDir:
-    """Continue an interrupted run from its last checkpoint (optionally to more ``epochs``).
+    """Continue an interrupted training run from its last checkpoint (optionally to more ``epochs``).
 
-    A fine-tuning run (pruning, QAT; see :data:`FINE_TUNE_STAGES`) is resumed by its stage.
+    A fine-tune stage's run (pruning, QAT) rebuilds its wrapped model through its stage:
+    :func:`edgeseg.finetune.resume` resumes runs of every kind.
     """
-    run = RunDir.open(path)
-    for marker, module in FINE_TUNE_STAGES.items():
-        if (run.path / marker).is_file():
-            return importlib.import_module(module).resume_run(run, epochs)
-    return continue_run(run, epochs)
+    return continue_run(RunDir.open(path), epochs)
 
 
 def continue_run(run: RunDir, epochs: int | None = None, hooks: FitHooks | None = None) -> RunDir:

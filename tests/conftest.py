@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -86,3 +87,24 @@ class Cli:
 @pytest.fixture(scope="session")
 def cli() -> Cli:
     return Cli()
+
+
+# --- fine-tune stages (pruning, QAT) ------------------------------------------------------------
+
+
+def _digest(path: Path) -> dict[str, str]:
+    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def digest():
+    """``digest(path)``: sha256 of every file under ``path``, by relative name (a folder left
+    untouched digests the same)."""
+    return _digest
+
+
+@pytest.fixture(scope="module")
+def float_run(tiny_run):
+    """A finished float run that a fine-tune stage starts from (one per test module)."""
+    return tiny_run("float")

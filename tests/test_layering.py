@@ -20,14 +20,16 @@ STAGE_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the shared nouns and helpers every stage uses: run folders, the artifact contract, errors, configs
     ("ground", ("edgeseg", "edgeseg._keras", "edgeseg.errors", "edgeseg.io", "edgeseg.progress", "edgeseg.registry",
                 "edgeseg.config", "edgeseg.defaults", "edgeseg.run", "edgeseg.artifact", "edgeseg.postprocess",
-                "edgeseg.metrics", "edgeseg.losses", "edgeseg.distribute")),
+                "edgeseg.metrics", "edgeseg.losses", "edgeseg.distribute", "edgeseg.formats")),
     ("data", ("edgeseg.data",)),
     ("models", ("edgeseg.models",)),
     # one Runner for every format, and timing it
     ("runtime", ("edgeseg.runtime",)),
     ("evaluate", ("edgeseg.evaluate", "edgeseg.predict", "edgeseg.plots")),
-    ("train", ("edgeseg.train", "edgeseg.finetune")),
-    ("fine-tune", ("edgeseg.prune", "edgeseg.quantize")),
+    # the fine-tune stage template (edgeseg.finetune.stage) is built on the training loop; the package
+    # root lists the stages (prune, QAT) to register them and resumes a run of any kind
+    ("train", ("edgeseg.train", "edgeseg.finetune.stage")),
+    ("fine-tune", ("edgeseg.finetune", "edgeseg.prune", "edgeseg.quantize")),
     # the app's frame pipeline (preprocess, hints, overlay): export writes golden vectors with it
     ("screen", ("edgeseg.screen",)),
     ("export", ("edgeseg.export",)),

@@ -1,6 +1,5 @@
 """Pruning end to end with real tfmot on a tiny real run (embedded ISIC sample, 64x96)."""
 
-import hashlib
 import json
 import shutil
 
@@ -8,26 +7,15 @@ import numpy as np
 import pytest
 
 from edgeseg.errors import ConfigError, RunError
+from edgeseg.finetune import resume
 from edgeseg.prune import PruneConfig, ScheduleSteps, gzip_size, prune, sparsity_report
 from edgeseg.run import RunDir
-from edgeseg.train import resume
-
-
-def _digest(path):
-    """sha256 of every file under ``path``, by relative name."""
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")
-def source(tiny_run):
-    return tiny_run("float")
-
-
-@pytest.fixture(scope="module")
-def pruned(source):
-    before = _digest(source.path)
-    run = prune(source.path, PruneConfig(sparsity=0.5, epochs=1, max_steps=4), runs_root=source.path.parent)
+def pruned(float_run, digest):
+    before = digest(float_run.path)
+    run = prune(float_run.path, PruneConfig(sparsity=0.5, epochs=1, max_steps=4), runs_root=float_run.path.parent)
     return run, before
 
 
@@ -62,14 +50,14 @@ def test_stripped_model_is_a_plain_keras_model(pruned):
     assert y.shape == (1, 64, 96, 1) and 0.0 <= y.min() and y.max() <= 1.0
 
 
-def test_report_sizes_and_dice(pruned, source):
+def test_report_sizes_and_dice(pruned, float_run):
     run, _ = pruned
     r = json.loads((run.path / "prune_report.json").read_text())
     assert "does not speed up TFLite/XNNPACK" in r["note"]
     size = r["size"]
     assert size["keras_gzip_bytes"] == gzip_size(run.path / "checkpoints" / "best.keras")
     # The source's stored checkpoint also holds Adam's moments: not the baseline to compare with.
-    assert size["source_checkpoint_bytes"] == (source.path / "checkpoints" / "best.keras").stat().st_size
+    assert size["source_checkpoint_bytes"] == (float_run.path / "checkpoints" / "best.keras").stat().st_size
     # Against the same float model saved the same way (no optimizer state): zeros compress.
     assert size["keras_gzip_bytes"] < 0.75 * size["source_keras_gzip_bytes"]
     # The raw file does not shrink: zeros are still stored as float32.
@@ -79,12 +67,12 @@ def test_report_sizes_and_dice(pruned, source):
     assert dice["change"] == pytest.approx(dice["after"] - dice["before"])
 
 
-def test_new_run_records_its_source_and_leaves_it_untouched(pruned, source):
+def test_new_run_records_its_source_and_leaves_it_untouched(pruned, float_run, digest):
     run, before = pruned
-    assert run.path != source.path and run.path.name == "float-pruned"
-    assert _digest(source.path) == before
+    assert run.path != float_run.path and run.path.name == "float-pruned"
+    assert digest(float_run.path) == before
     record = json.loads((run.path / "prune.json").read_text())
-    assert RunDir.open(record["source"]).path == source.path.resolve()
+    assert RunDir.open(record["source"]).path == float_run.path.resolve()
     assert record["source_model_sha256"] == before["checkpoints/best.keras"]
     assert PruneConfig(**record["prune"]) == PruneConfig(sparsity=0.5, epochs=1, max_steps=4)
     # 12 pairs / batch 4 = 3 steps (max_steps 4 does not bind); the ramp ends on the last one.
@@ -92,7 +80,7 @@ def test_new_run_records_its_source_and_leaves_it_untouched(pruned, source):
                                   "total_steps": 3}
     cfg = RunDir.open(run.path).config()
     assert (cfg.train.epochs, cfg.train.learning_rate, cfg.train.max_steps) == (1, 1e-4, 4)
-    assert (run.path / "splits.json").read_text() == (source.path / "splits.json").read_text()
+    assert (run.path / "splits.json").read_text() == (float_run.path / "splits.json").read_text()
     assert (run.path / "checkpoints" / "last.keras").is_file()
 
 
@@ -100,7 +88,7 @@ def test_resume_continues_a_pruning_run_at_the_final_mask(pruned, tmp_path):
     from edgeseg.runtime.keras_runner import load_keras_model
 
     run, _ = pruned
-    copy = RunDir(shutil.copytree(run.path, tmp_path / "pruned"))
+    copy = RunDir(shutil.copytree(run.path, tmp_path / "pruned", symlinks=True))  # the links stay links
     with pytest.raises(RunError, match="already finished"):
         resume(copy.path)
     resume(copy.path, epochs=2)  # last.keras holds the wrappers, masks and pruning step
@@ -110,14 +98,14 @@ def test_resume_continues_a_pruning_run_at_the_final_mask(pruned, tmp_path):
     assert sparsity_report(model, names)["overall"] == pytest.approx(0.5, abs=0.02)
 
 
-def test_m_by_n_2_4_structure(source, tmp_path):
+def test_m_by_n_2_4_structure(float_run, tmp_path):
     from tensorflow_model_optimization.python.core.sparsity.keras.pruning_utils import is_pruned_m_by_n
 
     from edgeseg._keras import tf
     from edgeseg.runtime.keras_runner import load_keras_model
 
     cfg = PruneConfig(sparsity=0.5, schedule="constant", m_by_n="2:4", epochs=1, max_steps=2)
-    run = prune(source.path, cfg, runs_root=tmp_path, name="mbn")
+    run = prune(float_run.path, cfg, runs_root=tmp_path, name="mbn")
     model = load_keras_model(run.path / "checkpoints" / "best.keras")
     names = json.loads((run.path / "prune.json").read_text())["pruned_layers"]
     for name in names:
@@ -161,12 +149,12 @@ def test_invalid_config(kwargs, match):
         PruneConfig(**kwargs)
 
 
-def test_missing_source_or_checkpoint(source, tmp_path):
+def test_missing_source_or_checkpoint(float_run, tmp_path):
     with pytest.raises(RunError, match="no such run directory"):
         prune(tmp_path / "nope", PruneConfig(), runs_root=tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
-    shutil.copy(source.path / "config.json", empty / "config.json")
+    shutil.copy(float_run.path / "config.json", empty / "config.json")
     with pytest.raises(RunError, match="no checkpoint"):
         prune(empty, PruneConfig(), runs_root=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # nothing created

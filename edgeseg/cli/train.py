@@ -66,7 +66,7 @@ def train_cmd(
     name: Annotated[Optional[str], typer.Option(help="Run name (must be new). [default: the model name, numbered]")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Resume this interrupted run from its last checkpoint (--epochs may extend it).")] = None,
 ) -> None:
-    from edgeseg.train import resume as resume_run
+    from edgeseg.finetune import resume as resume_run
     from edgeseg.train import train
 
     if resume is not None:

@@ -15,10 +15,10 @@ tfmot also leaves the sigmoid head un-quantized (its Activation config gives sig
 quantizer); we fake-quantize it to TFLite's fixed int8 LOGISTIC range so QAT trains against the
 same rounding the phone applies.
 
-The fine-tune itself reuses the training loop (:func:`edgeseg.train.fine_tune`): a new run
-directory holds ``config.json``, ``splits.json``, ``qat.json`` (QATConfig, source run and
-sha256, the per-layer plan, validation Dice before/after) and ``checkpoints/best.keras``, the
-QAT model, loadable with :func:`load_qat_model`. The source run is only read.
+The fine-tune is a fine-tune stage (:mod:`edgeseg.finetune.stage`): a new run directory holds
+``config.json``, ``splits.json``, ``qat.json`` (QATConfig, source run and sha256, the per-layer
+plan, validation Dice before/after) and ``checkpoints/best.keras``, the QAT model, loadable with
+:func:`load_qat_model`. The source run is only read.
 
 Usage::
 
@@ -29,28 +29,18 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgeseg._keras import keras  # before tfmot: it sets TF_USE_LEGACY_KERAS for the process
-from edgeseg.errors import ConfigError, RunError
+from edgeseg.config import RunConfig
+from edgeseg.errors import RunError
+from edgeseg.finetune.stage import Arrays, FineTuneConfig, FineTuneStage, Record, register, run_stage
 from edgeseg.io import write_json
-from edgeseg.train import (
-    FineTuneSource,
-    FitHooks,
-    RunDir,
-    compile_model,
-    continue_run,
-    create_fine_tune_run,
-    fine_tune,
-    fine_tune_config,
-    load_split_arrays,
-    validation_dice,
-)
+from edgeseg.run import RunDir
+from edgeseg.train import FineTuneSource, FitHooks, compile_model, validation_dice
 
 import tensorflow_model_optimization as tfmot  # noqa: E402  (after edgeseg._keras, see above)
 from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import (  # noqa: E402
@@ -67,26 +57,10 @@ SIGMOID_RANGE = (0.0, 255.0 / 256.0)
 
 
 @dataclass(frozen=True)
-class QATConfig:
-    """How to fine-tune a float run with fake-quantization.
-
-    Attributes:
-        epochs: fine-tuning epochs.
-        learning_rate: Adam's learning rate (low: the float weights are already trained).
-        max_steps: cap on steps per epoch (quick runs).
-    """
-
-    epochs: int = 2
-    learning_rate: float = 1e-4
-    max_steps: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1:
-            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning rate must be > 0, got {self.learning_rate}")
-        if self.max_steps is not None and self.max_steps < 1:
-            raise ConfigError(f"max steps must be >= 1, got {self.max_steps}")
+class QATConfig(FineTuneConfig):
+    """How to fine-tune a float run with fake-quantization: the fine-tune's ``epochs``,
+    ``learning_rate`` and ``max_steps`` (:class:`~edgeseg.finetune.stage.FineTuneConfig`), no
+    options of its own."""
 
 
 # --- explicit quantize configs ---------------------------------------------------------------
@@ -325,24 +299,19 @@ def qat(source: str | Path, cfg: QATConfig, runs_root: str | Path = "runs",
         ConfigError: ``cfg`` is not a QATConfig.
         DataError: the source run's pairs cannot be read.
     """
+    return run_stage(STAGE, source, cfg, runs_root, name)
+
+
+def _plan(src: FineTuneSource, cfg: QATConfig, run_cfg: RunConfig, arrays: Arrays) -> Record:
+    """The per-layer quantization plan and the float model's validation Dice."""
     from edgeseg.runtime.keras_runner import load_keras_model
 
-    if not isinstance(cfg, QATConfig):
-        raise ConfigError(f"qat needs a QATConfig, got {type(cfg).__name__}")
-    src = FineTuneSource.open(source)
-    # Fake-quant ops run in float32; a float16 compute policy would quantize float16 tensors.
-    run_cfg = fine_tune_config(src.cfg, epochs=cfg.epochs, learning_rate=cfg.learning_rate,
-                               max_steps=cfg.max_steps, mixed_precision="off")
-    arrays = load_split_arrays(src.splits, run_cfg)  # fails on bad data before the run exists
     float_model = load_keras_model(src.model_path)
     # Every layer tfmot's registry refuses has an explicit config or is kept float on purpose,
     # so quantize_apply (run later, inside the strategy scope) has nothing left to refuse.
     plan = quantize_plan(float_model)
     dice_before = validation_dice(float_model, src.model_path, src.cfg, src.splits)
-    del float_model
-    record = {
-        **src.record(),
-        "qat": dataclasses.asdict(cfg),
+    return {
         "mixed_precision": "off (fake-quant ops are float32)",
         "layers": {
             "tfmot": [n for n, p in plan.items() if p.how == "tfmot"],
@@ -352,19 +321,9 @@ def qat(source: str | Path, cfg: QATConfig, runs_root: str | Path = "runs",
         },
         "validation_dice": {"before": dice_before},
     }
-    run = create_fine_tune_run(src, run_cfg, runs_root, name, "qat", STAGE_FILE, record)
-    fine_tune(run, run_cfg, arrays, _hooks(record, run_cfg))
-    return _finish(run, record)
 
 
-def resume_run(run: RunDir, epochs: int | None = None) -> RunDir:
-    """Continue an interrupted QAT run (called by :func:`edgeseg.train.resume`)."""
-    record = json.loads((run.path / STAGE_FILE).read_text())
-    continue_run(run, epochs, _hooks(record, run.config()))
-    return _finish(run, record)
-
-
-def _hooks(record: dict[str, Any], run_cfg: Any) -> FitHooks:
+def _hooks(cfg: QATConfig, record: Record, run_cfg: RunConfig) -> FitHooks:
     from edgeseg.runtime.keras_runner import load_keras_model
 
     def build(lr: float) -> Any:
@@ -374,7 +333,7 @@ def _hooks(record: dict[str, Any], run_cfg: Any) -> FitHooks:
     return FitHooks(build=build, load=lambda path: load_qat_model(path, compile=True))
 
 
-def _finish(run: RunDir, record: dict[str, Any]) -> RunDir:
+def _finish(run: RunDir, record: Record) -> RunDir:
     from edgeseg.data.splits import load_splits
 
     best = run.best_model()
@@ -388,3 +347,11 @@ def _finish(run: RunDir, record: dict[str, Any]) -> RunDir:
           f"{len(record['layers']['explicit'])} layers with explicit configs; "
           f"kept float: {', '.join(kept) if kept else 'none'}; model: {best}")
     return run
+
+
+STAGE = register(FineTuneStage(
+    name="qat", marker=STAGE_FILE, suffix="qat", config=QATConfig,
+    plan=_plan, hooks=_hooks, finish=_finish,
+    # Fake-quant ops run in float32; a float16 compute policy would quantize float16 tensors.
+    train_changes={"mixed_precision": "off"},
+))

@@ -1,7 +1,6 @@
 """Quantization-aware training with real tfmot on tiny real models and real images."""
 
 import collections
-import hashlib
 import json
 
 import numpy as np
@@ -19,11 +18,6 @@ from edgeseg.quantize.qat import (
     quantize_aware,
     quantize_plan,
 )
-
-
-def _digest(path):
-    return {str(p.relative_to(path)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(path.rglob("*")) if p.is_file()}
 
 
 def _to_int8_tflite(model):
@@ -51,22 +45,17 @@ def _run_tflite(flatbuffer, x):
 
 
 @pytest.fixture(scope="module")
-def source(tiny_run):
-    return tiny_run("float")
-
-
-@pytest.fixture(scope="module")
-def qat_run(source):
-    before = _digest(source.path)
-    run = qat(source.path, QATConfig(epochs=1, max_steps=2), runs_root=source.path.parent)
+def qat_run(float_run, digest):
+    before = digest(float_run.path)
+    run = qat(float_run.path, QATConfig(epochs=1, max_steps=2), runs_root=float_run.path.parent)
     return run, before
 
 
-def test_qat_run_is_new_and_records_its_plan(qat_run, source):
+def test_qat_run_is_new_and_records_its_plan(qat_run, float_run, digest):
     run, before = qat_run
-    assert run.path.name == "float-qat" and _digest(source.path) == before  # source untouched
+    assert run.path.name == "float-qat" and digest(float_run.path) == before  # source untouched
     record = json.loads((run.path / "qat.json").read_text())
-    assert record["source"] == str(source.path.resolve())  # a run path, as the exporter reads it
+    assert record["source"] == str(float_run.path.resolve())  # a run path, as the exporter reads it
     assert record["source_model_sha256"] == before["checkpoints/best.keras"]
     assert QATConfig(**record["qat"]) == QATConfig(epochs=1, max_steps=2)
     layers = record["layers"]
@@ -158,7 +147,7 @@ def test_explicit_configs_for_what_tfmot_refuses(tmp_path):
     assert ops[("MUL", "float32")] >= 1  # the float island around `square`
 
 
-def test_errors(source, tmp_path):
+def test_errors(float_run, tmp_path):
     with pytest.raises(RunError, match="no such run directory"):
         qat(tmp_path / "nope", QATConfig(), runs_root=tmp_path)
     with pytest.raises(RunError, match="no such QAT model file"):
@@ -189,10 +178,10 @@ def test_other_models_quantize_and_convert(name):
 def test_resume_continues_a_qat_run(qat_run, tmp_path):
     import shutil
 
-    from edgeseg.train import resume
+    from edgeseg.finetune import resume
 
     run, _ = qat_run
-    path = shutil.copytree(run.path, tmp_path / "qat")
+    path = shutil.copytree(run.path, tmp_path / "qat", symlinks=True)
     resume(path, epochs=2)  # last.keras holds the fake-quant ranges and Adam's moments
     assert json.loads((path / "state.json").read_text())["epoch"] == 2
     assert "after" in json.loads((path / "qat.json").read_text())["validation_dice"]
