@@ -19,6 +19,7 @@ from edgeseg.errors import ConfigError
 
 CONFIG_VERSION = 1
 ENCODER_BN = ("train", "frozen")
+MIXED_PRECISION = ("auto", "on", "off")
 C = TypeVar("C")
 
 
@@ -216,7 +217,7 @@ class TrainConfig:
         _check(self.encoder_bn in ENCODER_BN, f"encoder bn must be one of {', '.join(ENCODER_BN)}, got {self.encoder_bn!r}")
         _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
         _check(
-            self.mixed_precision in ("auto", "on", "off"),
+            self.mixed_precision in MIXED_PRECISION,
             f"mixed precision must be auto, on or off, got {self.mixed_precision!r}",
         )
 

@@ -19,7 +19,7 @@ from edgeseg.data.decode import read_pair
 from edgeseg.data.pairs import Pair
 from edgeseg.data.pipeline import resize_image
 from edgeseg.errors import DataError
-from edgeseg.io import atomic_dir, write_json, write_text
+from edgeseg.io import atomic_dir, next_free_path, write_json, write_text
 from edgeseg.metrics import METRIC_NAMES, Counts, Scores, confusion, per_image, summarize
 from edgeseg.postprocess import PostprocessConfig, postprocess, resize_prob
 from edgeseg.progress import track
@@ -35,6 +35,58 @@ class EvalResult:
     scores: Scores
     post: PostprocessConfig
     masks: tuple[np.ndarray, ...] | None = None  # (H, W) uint8 predicted masks, with keep_masks
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """The pairs an evaluation scores: one split, and where it was found (for the report)."""
+
+    pairs: tuple[Pair, ...]
+    split: str  # the split scored; "all" for data without splits
+    source: str  # the run's split record or the data folder
+
+
+def eval_data(model: str | Path, data: str | Path | None = None, split: str = "validation",
+              layout: str = "auto", limit: int | None = None) -> EvalData:
+    """The pairs to score a run or model file on.
+
+    Without ``data``, a run's own split record (``RUN/splits.json``); with it, the folder's splits
+    as :func:`edgeseg.data.pairs.find_splits` finds them in ``layout`` (skipped files are noted on
+    stderr). Data without splits is scored whole (split ``all``) whatever ``split`` says.
+    ``limit`` keeps the first pairs of the split.
+
+    Raises:
+        DataError: ``model`` is a model file and no ``data`` is given; the data has no ``split``.
+    """
+    from edgeseg.data.pairs import find_splits
+    from edgeseg.data.splits import load_splits, note_skipped
+
+    model = Path(model)
+    if data is None:
+        if not model.is_dir():
+            raise DataError(f"{model} is a model file: pass --data FOLDER to evaluate it")
+        splits = dict(load_splits(model / "splits.json"))
+        source = f"{model}/splits.json"
+    else:
+        scans = find_splits(data, layout)
+        note_skipped(scans)
+        splits = {k: v.pairs for k, v in scans.items()}
+        source = str(data)
+    if "all" in splits:
+        split = "all"
+    elif split not in splits:
+        raise DataError(f"{source}: no split {split!r}; it has {', '.join(splits)}")
+    pairs = splits[split][:limit] if limit else splits[split]
+    return EvalData(tuple(pairs), split, source)
+
+
+def eval_folder(model: str | Path, split: str, tta: str = "none") -> Path:
+    """Where a report goes by default, numbered if taken: ``RUN/eval/SPLIT`` (``SPLIT-tta_hv``
+    with test-time augmentation) for a run, ``runs/eval/MODEL`` for a model file."""
+    model = Path(model)
+    if model.is_dir():
+        return next_free_path(model / "eval" / (split if tta == "none" else f"{split}-tta_{tta}"))
+    return next_free_path(Path("runs") / "eval" / model.stem)
 
 
 def evaluate(runner: Runner, pairs: Sequence[Pair], *, batch_size: int = 8,

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,3 +61,43 @@ def test_predict_writes_binary_masks_at_image_size(runner, sample_root, tmp_path
     assert overlay.shape == (192, 256, 3)
     record = json.loads((tmp_path / "out" / "predictions.json").read_text())
     assert len(record["predictions"]) == 3
+
+
+# --- which pairs `edgeseg eval` scores, and where its report goes -----------------------------------
+
+
+def test_eval_data_from_a_folder_and_from_a_runs_split_record(sample_root, tmp_path):
+    from edgeseg.data.pairs import find_splits
+    from edgeseg.data.splits import save_splits
+    from edgeseg.errors import DataError
+    from edgeseg.evaluate import eval_data
+
+    model = tmp_path / "m.keras"
+    model.write_bytes(b"")
+    with pytest.raises(DataError, match="is a model file: pass --data"):
+        eval_data(model)
+    got = eval_data(model, sample_root, "test", limit=3)
+    assert (got.split, got.source, len(got.pairs)) == ("test", str(sample_root), 3)
+    assert got.pairs == find_splits(sample_root)["test"].pairs[:3]
+    with pytest.raises(DataError, match="no split 'tset'; it has train, validation, test"):
+        eval_data(model, sample_root, "tset")
+    # A folder without splits is scored whole, whatever split was asked for.
+    whole = eval_data(model, sample_root / "validation", "test")
+    assert (whole.split, len(whole.pairs)) == ("all", 12)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    save_splits(run / "splits.json", {k: v.pairs for k, v in find_splits(sample_root).items()}, {})
+    own = eval_data(run)
+    assert (own.split, own.source, len(own.pairs)) == ("validation", f"{run}/splits.json", 12)
+
+
+def test_eval_folder_is_new_each_time(tmp_path, monkeypatch):
+    from edgeseg.evaluate import eval_folder
+
+    run = tmp_path / "run"
+    (run / "eval" / "validation").mkdir(parents=True)
+    assert eval_folder(run, "validation") == run / "eval" / "validation-2"
+    assert eval_folder(run, "test", "hv") == run / "eval" / "test-tta_hv"
+    monkeypatch.chdir(tmp_path)
+    assert eval_folder(tmp_path / "model.tflite", "all") == Path("runs") / "eval" / "model"

@@ -27,6 +27,11 @@ class _ErrorMappingGroup(TyperGroup):
                 traceback.print_exc()
             typer.echo(f"error: {e}", err=True)
             raise typer.Exit(e.exit_code) from None
+        except typer.BadParameter as e:
+            # An unknown choice, a missing argument, a number that is not one: one line, as for
+            # every other bad input (Typer would draw a box).
+            typer.echo(f"error: {e.format_message()}", err=True)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None

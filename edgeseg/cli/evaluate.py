@@ -10,9 +10,11 @@ import typer
 from edgeseg.cli.app import app
 from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
-from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, postprocess_config
+from edgeseg.cli.options import BatchOpt, CloseOpt, FillOpt, LargestOpt, LayoutOpt, LimitOpt, OpenOpt, ThresholdOpt, choices, postprocess_config
 from edgeseg.errors import DataError
-from edgeseg.io import next_free_path
+from edgeseg.runtime.tta import TTA_MODES
+
+Tta = choices("Tta", TTA_MODES)
 
 
 @app.command("eval")
@@ -29,7 +31,7 @@ def eval_cmd(
     close_px: CloseOpt = 0,
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
-    tta: Annotated[str, typer.Option(help="Test-time flip augmentation: none, h (horizontal) or hv (4 flips); costs 2-4 model calls per image.")] = "none",
+    tta: Annotated[Tta, typer.Option(help="Test-time flip augmentation: none, h (horizontal) or hv (4 flips); costs 2-4 model calls per image.")] = Tta("none"),
     worst: Annotated[int, typer.Option(help="Also draw the N lowest-Dice images (truth vs prediction) into worst.png.")] = 0,
     engine: EngineOpt = Engine.local,
     address: AddressOpt = None,
@@ -39,36 +41,19 @@ def eval_cmd(
 ) -> None:
     """Score a run or model: Dice, IoU, thresholded Jaccard, sensitivity, specificity (mean over images and pooled), at the masks' own resolution; writes metrics.json, per_image.csv and a confusion heatmap."""
     allow_ungated_artifacts(allow_ungated)
-    from edgeseg.data.pairs import find_splits
-    from edgeseg.data.splits import load_splits, note_skipped
-    from edgeseg.evaluate import evaluate, format_table, write_report
+    from edgeseg.evaluate import eval_data, eval_folder, evaluate, format_table, write_report
     from edgeseg.runtime import load_runner
 
+    tta = tta.value
     post = postprocess_config(threshold, open_px, close_px, largest, fill_holes)
     runner = load_runner(model)
     if tta != "none":
         from edgeseg.runtime.tta import FlipTTARunner
 
         runner = FlipTTARunner(runner, tta)
-    is_run = model.is_dir()
-    if data is None:
-        if not is_run:
-            raise DataError(f"{model} is a model file: pass --data FOLDER to evaluate it")
-        splits = load_splits(model / "splits.json")
-        source = f"{model}/splits.json"
-    else:
-        scans = find_splits(data, layout)
-        note_skipped(scans)
-        splits = {k: v.pairs for k, v in scans.items()}
-        source = str(data)
-    if "all" in splits:
-        split = "all"
-    elif split not in splits:
-        raise DataError(f"{source}: no split {split!r}; it has {', '.join(splits)}")
-    pairs = splits[split][:limit] if limit else splits[split]
-    if out is None:
-        out = (model / "eval" / (split if tta == "none" else f"{split}-tta_{tta}")) if is_run else Path("runs") / "eval" / model.stem
-        out = next_free_path(out)
+    scored = eval_data(model, data, split, layout, limit)
+    pairs, split, source = scored.pairs, scored.split, scored.source
+    out = out or eval_folder(model, split, tta)
     if check_engine(engine, address, workers, threads):
         from edgeseg.scale import make_items
 

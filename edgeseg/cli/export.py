@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
-from edgeseg.cli.options import LimitOpt, parse_size
+from edgeseg.cli.options import LimitOpt, choices, parse_size
 from edgeseg.errors import ConfigError
 from edgeseg.export.formats import FORMATS
 from edgeseg.quantize.recipes import RECIPES
@@ -16,13 +16,14 @@ from edgeseg.quantize.recipes import RECIPES
 GATE_FAILED = 3
 
 _FORMATS_HELP = "; ".join(f"{f.name}: {', '.join(f.recipes)}" for f in (FORMATS.get(n) for n in FORMATS.names()))
+ExportFormat = choices("ExportFormat", FORMATS.names())
 _RECIPES_HELP = "; ".join(f"{r.name} ({r.summary})" for r in (RECIPES.get(n) for n in RECIPES.names()))
 
 
 @app.command("export")
 def export_cmd(
     runs: Annotated[list[Path], typer.Argument(help="Training run directories (each one's best checkpoint is exported). Several variants of one family (unet_w100, unet_w050, unet_w025) also get a table against the full-width float model.")],
-    format: Annotated[Optional[list[str]], typer.Option("--format", "-f", help=f"Format(s) and the recipes each supports: {_FORMATS_HELP}. [default: tflite]")] = None,
+    format: Annotated[Optional[list[ExportFormat]], typer.Option("--format", "-f", help=f"Format(s) and the recipes each supports: {_FORMATS_HELP}. [default: tflite]")] = None,
     quant: Annotated[Optional[list[str]], typer.Option("--quant", "-q", help=f"Recipe(s): {_RECIPES_HELP}. [default: fp32]")] = None,
     int8: Annotated[bool, typer.Option("--int8", help="Shorthand for --format tflite --format onnx --quant static_wi8_ai8.")] = False,
     qat: Annotated[bool, typer.Option("--qat", help="Quantization-aware fine-tune a copy of the run first (the float run is untouched), then export int8 TFLite and ONNX from it.")] = False,
@@ -54,7 +55,7 @@ def export_cmd(
         raise ConfigError("--int8 is shorthand for --format tflite --format onnx --quant static_wi8_ai8; pass either it or --format/--quant")
     if qat and quant and any(q not in ("static_wi8_ai8", "qat_wi8_ai8") for q in quant):
         raise ConfigError("--qat exports full-integer artifacts; drop the float --quant recipes")
-    formats = ("tflite", "onnx") if (int8 or (qat and not format)) else tuple(format or ("tflite",))
+    formats = ("tflite", "onnx") if (int8 or (qat and not format)) else tuple(f.value for f in format or ()) or ("tflite",)
     recipes = ("static_wi8_ai8",) if (int8 or (qat and not quant)) else tuple(quant or ("fp32",))
     cfg = ExportConfig(
         formats=formats, recipes=recipes, io=io, onnx_nchw=onnx_nchw, opset=opset, calib_n=calib_n,

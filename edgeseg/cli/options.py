@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +16,13 @@ from edgeseg.data.pairs import LAYOUTS
 MAX_SIDE = 4096
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / "assets" / "isic2017_sample"
+
+
+def choices(name: str, values: Iterable[str]) -> type[Enum]:
+    """A str Enum of ``values`` for a choice option: Typer lists them in ``--help`` and refuses
+    any other value before the command runs. Built from the table that owns the values (a
+    registry, a config's tuple), so the list is written once."""
+    return Enum(name, [(v, v) for v in values], type=str)  # type: ignore[return-value]
 
 LayoutOpt = Annotated[
     str,

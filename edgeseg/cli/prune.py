@@ -8,13 +8,17 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
+from edgeseg.cli.options import choices
+from edgeseg.prune import SCHEDULES
+
+PruneSchedule = choices("PruneSchedule", SCHEDULES)
 
 
 @app.command("prune")
 def prune_cmd(
     run: Annotated[Path, typer.Argument(help="The float run to prune (it stays untouched).")],
     sparsity: Annotated[float, typer.Option(help="Target fraction of zero weights in the conv kernels.")] = 0.5,
-    schedule: Annotated[str, typer.Option(help="poly (ramp up from 0) or constant.")] = "poly",
+    schedule: Annotated[PruneSchedule, typer.Option(help="poly (ramp up from 0) or constant.")] = PruneSchedule("poly"),
     m_by_n: Annotated[Optional[str], typer.Option("--m-by-n", help="Structured M:N sparsity, e.g. 2:4.")] = None,
     epochs: Annotated[int, typer.Option(help="Fine-tuning epochs.")] = 2,
     lr: Annotated[float, typer.Option("--lr", help="Fine-tuning learning rate.")] = 1e-4,
@@ -30,6 +34,6 @@ def prune_cmd(
     """
     from edgeseg.prune import PruneConfig, prune
 
-    cfg = PruneConfig(sparsity=sparsity, schedule=schedule, m_by_n=m_by_n, epochs=epochs, learning_rate=lr, max_steps=max_steps)
+    cfg = PruneConfig(sparsity=sparsity, schedule=schedule.value, m_by_n=m_by_n, epochs=epochs, learning_rate=lr, max_steps=max_steps)
     out = prune(run, cfg, runs_root=project, name=name)
     typer.echo(f"run: {out.path}")

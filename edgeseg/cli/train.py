@@ -9,9 +9,14 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
-from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt, parse_size
-from edgeseg.config import AugmentConfig, DataConfig, RunConfig
+from edgeseg.cli.options import DEFAULT_DATA, BatchOpt, LimitOpt, choices, parse_size
+from edgeseg.config import ENCODER_BN, MIXED_PRECISION, AugmentConfig, DataConfig, RunConfig
 from edgeseg.errors import ConfigError
+from edgeseg.train import SCHEDULES
+
+Schedule = choices("Schedule", SCHEDULES.names())
+EncoderBn = choices("EncoderBn", ENCODER_BN)
+MixedPrecision = choices("MixedPrecision", MIXED_PRECISION)
 
 _P = "Options are layered: defaults, then --config FILE, then the options you pass."
 
@@ -42,7 +47,7 @@ def train_cmd(
     batch_size: BatchOpt = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
     loss: Annotated[Optional[str], typer.Option(help="Loss: bce, dice, bce_dice, focal, focal_dice. [default: bce_dice]")] = None,
-    schedule: Annotated[Optional[str], typer.Option(help="Learning-rate schedule: plateau (halve when validation Dice stalls) or cosine (anneal to the minimum over --epochs). [default: plateau]")] = None,
+    schedule: Annotated[Optional[Schedule], typer.Option(help="Learning-rate schedule: plateau (halve when validation Dice stalls) or cosine (anneal to the minimum over --epochs). [default: plateau]")] = None,
     ema: Annotated[Optional[float], typer.Option(help="Keep a moving average of the weights with this momentum (e.g. 0.99) and use it at every epoch's end. [default: off]")] = None,
     teacher: Annotated[Optional[Path], typer.Option(help="Distil from this trained run (its best checkpoint) or .keras file: its probabilities on each augmented batch are blended into the targets.")] = None,
     distill_weight: Annotated[Optional[float], typer.Option(help="The teacher's share of the targets, in (0, 0.5). [default: 0.3]")] = None,
@@ -55,11 +60,11 @@ def train_cmd(
     encoder_weights: Annotated[Optional[str], typer.Option(help="Pretrained encoder (mnv2_unet*, resnet50v2_unet): a local weights file, 'imagenet' (Keras' download, mnv2_unet* only; needs the internet) or 'none'. [default: none]")] = None,
     freeze_encoder_epochs: Annotated[Optional[int], typer.Option(help="Train only the decoder for this many epochs, then unfreeze the pretrained encoder. [default: 0]")] = None,
     unfreeze_lr: Annotated[Optional[float], typer.Option(help="Learning rate once the encoder is unfrozen. [default: --lr / 10]")] = None,
-    encoder_bn: Annotated[Optional[str], typer.Option(help="Encoder BatchNorm: 'train' (learns once unfrozen) or 'frozen' (inference mode, pretrained statistics, for the whole run). [default: train]")] = None,
+    encoder_bn: Annotated[Optional[EncoderBn], typer.Option(help="Encoder BatchNorm: 'train' (learns once unfrozen) or 'frozen' (inference mode, pretrained statistics, for the whole run). [default: train]")] = None,
     init_weights: Annotated[Optional[Path], typer.Option(help="Warm start from a run (its best checkpoint) or .keras file of the same model, e.g. to fine-tune at a higher --size.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs on validation Dice (0: off). [default: 10]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, shuffling and augmentation. [default: 0]")] = None,
-    mixed_precision: Annotated[Optional[str], typer.Option(help="auto (GPU only), on or off. [default: auto]")] = None,
+    mixed_precision: Annotated[Optional[MixedPrecision], typer.Option(help="auto (GPU only), on or off. [default: auto]")] = None,
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write TensorBoard logs to RUN/tensorboard.")] = False,
     config: Annotated[Optional[Path], typer.Option(help="Start from a saved config.json (e.g. another run's).")] = None,
     project: Annotated[Path, typer.Option(help="Folder that holds the run directories.")] = Path("runs"),
@@ -69,6 +74,7 @@ def train_cmd(
     from edgeseg.finetune import resume as resume_run
     from edgeseg.train import train
 
+    schedule, encoder_bn, mixed_precision = (c.value if c else None for c in (schedule, encoder_bn, mixed_precision))
     if resume is not None:
         given = {"data": data, "model": model, "batch_size": batch_size, "lr": lr, "loss": loss, "schedule": schedule,
                  "ema": ema, "teacher": teacher, "distill_weight": distill_weight, "size": size,
