@@ -84,6 +84,8 @@ def mkdirs(path: str | os.PathLike) -> Path:
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # the path itself is a file: say so, not "already exists"
+        raise WriteError(f"{path}: cannot write into it: it is a file, not a folder") from None
     except OSError as e:
         raise write_error(path, e) from None
     return path

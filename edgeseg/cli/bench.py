@@ -50,7 +50,7 @@ def bench_cmd(
     run here); 2 bad input (one line naming the file or option); 3 an artifact under --floor-dice."""
     allow_ungated_artifacts(allow_ungated)
     from edgeseg.bench.bench import bench
-    from edgeseg.bench.measure import BenchConfig, check_size, collect
+    from edgeseg.bench.measure import BenchConfig, Status, check_size, collect
     from edgeseg.bench.report import compare as compare_rows, floor_failures, targets
 
     if sweep:
@@ -83,7 +83,12 @@ def bench_cmd(
                        f"{c['old_p50_ms']:.1f} -> {c['new_p50_ms']:.1f} ms (x{c['speedup']:.2f})")
     typer.echo(f"results: {report.folder}/ (results.jsonl, results.csv, report.md, pareto.png)")
     if not any(r.ok for r in report.rows):
-        typer.echo("error: no row was measured: every artifact failed or cannot run here (see the reason column)", err=True)
+        # The table names every file; the one error line names the first and why, so a lone bad
+        # file (a text file named .tflite) is named on stderr too.
+        first = min((r for r in report.rows if r.reason), default=None, key=lambda r: r.status == Status.UNSUPPORTED)
+        why = f"; first: {first.file}: {first.reason}" if first else ""
+        typer.echo(f"error: no row was measured: every artifact failed or cannot run here{why} (see the reason column)",
+                   err=True)
         raise typer.Exit(1)
     if floor_dice is not None:
         bad = floor_failures(report.rows, floor_dice)
