@@ -16,15 +16,23 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Train unet_w025 briefly on the embedded real ISIC 2017 sample, score it on the sample's test
-# split, and draw lesion outlines. It trains at 96x128 (4x fewer pixels than the 192x256 default)
-# so it fits in a few minutes on 2 CPU cores; each run gets a new folder.
+# The main job on the embedded real ISIC 2017 sample, end to end, in a few minutes on 2 CPU cores
+# (docs/demo.md): train unet_w025 briefly at 96x128 (4x fewer pixels than the 192x256 default),
+# export int8 TFLite and ONNX gated against the float model (exit 3, a missed gate, is shown on the
+# page, not fatal), bench every artifact, run the shipped model on the sample's test images with its
+# shipped post-processing (largest component, holes filled: its manifest), score both models on
+# those images, and write one page, RUN/demo.html. Each run gets a new folder under runs/demo/.
 demo: $(STAMP)
 	set -e; \
 	run=$$($(BIN)/edgeseg train --model unet_w025 --size 96x128 --batch-size 4 --epochs 25 --project runs/demo | tee /dev/stderr | sed -n 's/^run: //p'); \
-	$(BIN)/edgeseg eval "$$run" --split test; \
-	$(BIN)/edgeseg predict "$$run" $(SAMPLE)/test "$$run/predict"; \
-	echo "demo done: curves $$run/curves.png, scores $$run/eval/test/metrics.json, overlays $$run/predict/"
+	$(BIN)/edgeseg export "$$run" --int8 --no-fallback || [ $$? -eq 3 ]; \
+	$(BIN)/edgeseg bench "$$run" --threads 2 --runtime keras --runtime tflite --runtime ort-cpu \
+		--min-runs 10 --min-seconds 0.5 --no-frame --out "$$run/bench"; \
+	$(BIN)/edgeseg eval "$$run" --split test --out "$$run/eval/test"; \
+	shipped=$$($(BIN)/python -c 'from edgeseg.defaults import default_artifact; print(default_artifact())'); \
+	$(BIN)/edgeseg predict --largest --fill-holes "$$shipped" $(SAMPLE)/test "$$run/shipped/predict"; \
+	$(BIN)/edgeseg eval "$$shipped" --data $(SAMPLE) --split test --largest --fill-holes --out "$$run/shipped/eval"; \
+	$(BIN)/edgeseg demo-report "$$run"
 
 # Browser tests need Debian's Chromium and web_demo's pinned npm packages; the script installs them
 # when missing (apt-get, as root or via sudo). Without them tests/web skips, except under CI=true.

@@ -12,6 +12,7 @@ from edgeseg.cli.app import app
 from edgeseg.cli import bench as _bench  # noqa: F401  (registers commands)
 from edgeseg.cli import camera as _camera  # noqa: F401
 from edgeseg.cli import data as _data  # noqa: F401
+from edgeseg.cli import demo as _demo  # noqa: F401
 from edgeseg.cli import evaluate as _evaluate  # noqa: F401
 from edgeseg.cli import export as _export  # noqa: F401
 from edgeseg.cli import models as _models  # noqa: F401
