@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgeseg.cli.app import app
-from edgeseg.cli.options import RuntimeOpt
+from edgeseg.cli.options import Runtime, RuntimeOpt
 from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 
 
@@ -29,7 +29,7 @@ def camera_cmd(
     fps: Annotated[float, typer.Option(help="Frame rate of a folder of frames.")] = 30.0,
     max_frames: Annotated[int, typer.Option(help="Stop after N frames read (0: until the source ends).")] = 0,
     threads: Annotated[Optional[int], typer.Option(help="Inference threads (TFLite/ONNX; default: the runtime's).")] = None,
-    runtime: RuntimeOpt = "default",
+    runtime: RuntimeOpt = Runtime.default,
     allow_ungated: AllowUngatedOpt = False,
 ) -> None:
     """Segment each frame, draw the lesion outline with area, confidence, FPS and screening hints
@@ -38,10 +38,7 @@ def camera_cmd(
     from edgeseg.errors import ConfigError, RunError
     from edgeseg.screen.camera import CameraConfig, check_video_path, run_camera
     from edgeseg.screen.process import FrameProcessor
-
-    from edgeseg.bench.auto import check_runtime_name
-
-    check_runtime_name(runtime)
+    runtime = runtime.value  # default, auto or a bench runtime name
     if headless and save is None and jsonl is None and not snapshot_every:
         raise ConfigError("--headless needs somewhere to write: --save out.mp4, --jsonl, or --snapshot-every N")
     if save is not None:

@@ -29,7 +29,14 @@ LayoutOpt = Annotated[
     typer.Option(help=f"Data layout: auto or one of {', '.join(LAYOUTS.names())}."),
 ]
 ThresholdOpt = Annotated[float, typer.Option(help="A pixel is lesion when its probability is > this.")]
-RuntimeOpt = Annotated[str, typer.Option(
+def _runtime_names() -> list[str]:
+    from edgeseg.bench.runtimes import BENCH_RUNTIMES
+
+    return ["default", "auto", *BENCH_RUNTIMES.names()]
+
+
+Runtime = choices("Runtime", _runtime_names())
+RuntimeOpt = Annotated[Runtime, typer.Option(
     "--runtime", "-r",
     help="default: run the model file with the runtime its suffix names (LiteRT for .tflite, ONNX Runtime "
          "for .onnx). auto: the fastest artifact x runtime of the model folder (default: the shipped one), "

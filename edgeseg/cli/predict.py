@@ -10,7 +10,7 @@ import typer
 from edgeseg.cli.app import app
 from edgeseg.cli.options import AllowUngatedOpt, allow_ungated as allow_ungated_artifacts
 from edgeseg.cli.engine import AddressOpt, Engine, EngineOpt, OverlaysOpt, ThreadsOpt, WorkersOpt, check_engine, run_scale_job
-from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, RuntimeOpt, ThresholdOpt, postprocess_config
+from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, Runtime, RuntimeOpt, ThresholdOpt, postprocess_config
 
 
 @app.command("predict")
@@ -25,7 +25,7 @@ def predict_cmd(
     close_px: CloseOpt = 0,
     largest: LargestOpt = False,
     fill_holes: FillOpt = False,
-    runtime: RuntimeOpt = "default",
+    runtime: RuntimeOpt = Runtime.default,
     engine: EngineOpt = Engine.local,
     address: AddressOpt = None,
     workers: WorkersOpt = None,
@@ -39,11 +39,11 @@ def predict_cmd(
     from edgeseg.errors import ConfigError
     from edgeseg.data.images import list_images
     from edgeseg.predict import predict
-    from edgeseg.bench.auto import check_runtime_name, load_with_runtime
+    from edgeseg.bench.auto import load_with_runtime
 
     if len(paths) not in (2, 3):
         raise ConfigError(f"predict takes [MODEL] INPUTS OUT_DIR, got {len(paths)} paths")
-    check_runtime_name(runtime)
+    runtime = runtime.value  # default, auto or a bench runtime name
     model, inputs, out_dir = paths if len(paths) == 3 else (None, *paths)
     if check_engine(engine, address, workers, threads, overlays):  # INPUTS may also be a glob, a list file or a URI
         from edgeseg.scale import make_items, resolve_inputs
