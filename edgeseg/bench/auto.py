@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from edgeseg.bench.measure import Artifact, collect, run_worker
 from edgeseg.bench.runtimes import BENCH_RUNTIMES, runtimes_for
 from edgeseg.bench.system import all_cpu_flags, machine_info
 from edgeseg.errors import ConfigError, RunError
+from edgeseg.io import WriteError
 
 CACHE_ENV = "EDGESEG_RUNTIME_CACHE"
 CACHE_VERSION = 1
@@ -78,13 +79,15 @@ class AutoChoice:
     measured_at: str
     cache: Path
     host: str = field(default="")
+    cache_error: str | None = None  # why the measurement could not be cached (the choice still stands)
 
     def line(self) -> str:
         """The one line ``predict`` and ``camera`` print."""
         n = sum(m.p50_ms is not None for m in self.measured)
         how = f"measured {self.measured_at}, read from the cache" if self.cached else "measured now"
+        where = f"not cached: {self.cache_error}" if self.cache_error else f"cache {self.cache}"
         return (f"runtime auto: {self.artifact} on {self.runtime} ({self.threads} threads, p50 {self.p50_ms:.1f} ms; "
-                f"fastest of {n} pairs on this host, {how}; cache {self.cache})")
+                f"fastest of {n} pairs on this host, {how}; {where})")
 
 
 def cache_path() -> Path:
@@ -153,7 +156,10 @@ def choose(paths: list[Path] | None = None, threads: int | None = None, cfg: Aut
     best = min(ok, key=lambda m: m.p50_ms)
     entry = {"key": key, "host": host_id(), "threads": threads, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
              "config": asdict(cfg), "choice": asdict(best), "measured": [asdict(m) for m in measured]}
-    _write_cache(cache, key, entry)
+    try:
+        _write_cache(cache, key, entry)
+    except WriteError as e:  # the cache only saves time: a read-only home still gets its choice
+        return replace(_choice(entry, by_sha, threads, cached=False, cache=cache), cache_error=str(e))
     return _choice(entry, by_sha, threads, cached=False, cache=cache)
 
 

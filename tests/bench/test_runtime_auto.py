@@ -93,6 +93,17 @@ def test_other_files_are_measured_again_and_a_broken_cache_is_rewritten(folder, 
     assert len(json.loads(cache.read_text())["entries"]) == 2
 
 
+def test_a_cache_that_cannot_be_written_still_gives_a_choice(folder, tmp_path, monkeypatch):
+    from edgeseg.bench.auto import AutoConfig, choose
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("EDGESEG_RUNTIME_CACHE", str(blocker / "runtime_auto.json"))
+    c = choose([folder / ONNX.name], threads=1, cfg=AutoConfig(warmup=1, rounds=1, runs=2))
+    assert (c.artifact, c.runtime) == (ONNX.name, "ort-cpu") and not c.cached
+    assert "not cached:" in c.line() and str(blocker) in c.line() and "is a file, not a folder" in c.line()
+
+
 def test_a_named_runtime_loads_the_file_with_it(cli, images, cache, tmp_path):
     r = cli("predict", "--runtime", "tflite-builtin", UINT8 / "model.tflite", images, tmp_path / "p")
     assert r.exit_code == 0, r.output
