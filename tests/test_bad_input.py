@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +77,6 @@ class Env:
     data: Path
     frames: Path
     run: Path | None = None
-    made: list[Path] = field(default_factory=list)
 
     def file(self, name: str, content: bytes | str) -> Path:
         path = self.tmp / name
