@@ -34,6 +34,7 @@ COMBOS = [
 FLOAT_RECIPES = [name for name in RECIPES.names() if not RECIPES.get(name).integer_activations]
 
 
+from _float32 import kernel_tolerance  # noqa: E402
 from _realdata import SIZE, load_xy as _load, mask_dice as _dice  # noqa: E402
 
 
@@ -122,8 +123,9 @@ def test_every_recipe_writes_a_model_with_weights_that_runs(recipe, io, model, e
     assert np.isfinite(y).all() and y.min() >= 0.0 and y.max() <= 1.0
 
 
-def test_fp32_matches_keras(run, keras_out):
-    assert np.abs(run("fp32", "float32") - keras_out).max() < 1e-4
+def test_fp32_matches_keras(run, model, keras_out):
+    # The same sums in another order (tests/_float32.py), not a bound measured on one CPU.
+    assert np.abs(run("fp32", "float32") - keras_out).max() < kernel_tolerance(model, keras_out)
 
 
 def test_fp16_is_close_to_keras(run, keras_out):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from _float32 import kernel_tolerance
 from edgeseg._keras import keras, tf
 from edgeseg.config import Normalisation
 from edgeseg.data.decode import read_image
@@ -54,15 +55,18 @@ def test_runner_satisfies_the_runner_contract(files, model, images):
     assert runner.normalisation == Normalisation()
     y = runner(images)
     assert y.shape == (4, *SIZE, 1) and y.dtype == np.float32
-    assert np.abs(y - model(images, training=False).numpy()).max() < 1e-4
+    reference = model(images, training=False).numpy()
+    # Keras (Eigen) against XNNPACK: the same sums in another order (tests/_float32.py).
+    assert np.abs(y - reference).max() < kernel_tolerance(model, reference)
     assert runner(images[:0]).shape == (0, *SIZE, 1)  # an empty batch is not an error
 
 
-def test_threads_and_the_builtin_kernels_give_the_same_answer(files, images):
+def test_threads_and_the_builtin_kernels_give_the_same_answer(files, model, images):
     reference = TFLiteRunner(files["fp32"], Normalisation())(images[:2])
     for kwargs in ({"num_threads": 1}, {"num_threads": 2}, {"xnnpack": False}):
         y = TFLiteRunner(files["fp32"], Normalisation(), **kwargs)(images[:2])
-        assert np.abs(y - reference).max() < 1e-5, kwargs
+        # XNNPACK splits work, not sums, across threads; its builtin kernels sum in another order.
+        assert np.abs(y - reference).max() < kernel_tolerance(model, reference), kwargs
 
 
 def test_uint8_io_is_fed_and_read_with_the_tensors_own_params(files, model, images):
