@@ -56,7 +56,15 @@ def test_headless_masks_match_predict_on_the_same_frames(cli, video, tmp_path):
     pred = tmp_path / "pred"
     frames_only = _frames_dir(tmp_path / "decoded", [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
                                                      for p in sorted(snaps.glob("frame_*.png"))])
-    assert cli("predict", DEFAULT_ARTIFACT, frames_only, pred).exit_code == 0
+    # The camera post-processes as the artifact's manifest says (the shipped one: largest component,
+    # holes filled); predict takes it as options (default: none), so ask for the same.
+    from edgeseg.artifact import read_manifest
+
+    post = read_manifest(DEFAULT_ARTIFACT).postprocess or {}
+    same_post = ["--threshold", post.get("threshold", 0.5), "--open", post.get("open_px", 0), "--close", post.get("close_px", 0),
+                 "--largest" if post.get("largest_component") else "--all-components",
+                 "--fill-holes" if post.get("fill_holes") else "--keep-holes"]
+    assert cli("predict", DEFAULT_ARTIFACT, frames_only, pred, *same_post).exit_code == 0
     ious = []
     for i, p in enumerate(sorted(snaps.glob("mask_*.png"))):
         cam = cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 0
