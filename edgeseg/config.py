@@ -176,6 +176,9 @@ class TrainConfig:
         encoder_bn: ``frozen`` keeps the encoder's BatchNorm in inference mode for the whole run
             (its statistics are the pretrained ones; Keras' MobileNetV2 momentum of 0.999 would
             otherwise lag far behind the weights), ``train`` lets it learn once unfrozen.
+        encoder_bn_momentum: with ``encoder_bn="train"``, replace the encoder BatchNorm's moving-
+            average momentum (Keras' MobileNetV2 uses 0.999: its inference statistics follow new
+            weights over thousands of steps; 0.99 follows within an epoch). None: keep it.
         max_steps: cap on training steps per epoch (quick runs).
         seed: seeds weights, shuffling and augmentation; a resumed run replays the same stream.
         mixed_precision: ``auto`` (on when a GPU is present), ``on`` or ``off``.
@@ -196,6 +199,7 @@ class TrainConfig:
     freeze_encoder_epochs: int = 0
     unfreeze_lr: float | None = None
     encoder_bn: str = "train"
+    encoder_bn_momentum: float | None = None
     max_steps: int | None = None
     seed: int = 0
     mixed_precision: str = "auto"
@@ -214,6 +218,8 @@ class TrainConfig:
         _check(0 <= self.freeze_encoder_epochs < self.epochs,
                f"freeze encoder epochs must be in [0, epochs={self.epochs}), got {self.freeze_encoder_epochs}")
         _check(self.unfreeze_lr is None or self.unfreeze_lr > 0, f"unfreeze lr must be > 0, got {self.unfreeze_lr}")
+        _check(self.encoder_bn_momentum is None or 0 < self.encoder_bn_momentum < 1,
+               f"encoder bn momentum must be in (0, 1), got {self.encoder_bn_momentum}")
         _check(self.encoder_bn in ENCODER_BN, f"encoder bn must be one of {', '.join(ENCODER_BN)}, got {self.encoder_bn!r}")
         _check(self.max_steps is None or self.max_steps >= 1, f"max steps must be >= 1, got {self.max_steps}")
         _check(

@@ -8,13 +8,16 @@ stream (see :mod:`edgeseg.data.pipeline`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import json
 import math
+import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +25,8 @@ from typing import Any
 
 from edgeseg.config import RunConfig, TrainConfig
 from edgeseg.errors import ConfigError, DataError, RunError
-from edgeseg.io import atomic_path, write_json
+from edgeseg.faults import fault_point
+from edgeseg.io import write_json
 from edgeseg.registry import Registry
 from edgeseg.run import RunDir
 
@@ -36,8 +40,17 @@ SCHEDULES: Registry[Schedule] = Registry("schedule")
 
 
 def cosine_lr(t: TrainConfig, epoch: int) -> float:
-    """Cosine annealing from ``t.learning_rate`` at epoch 0 to ``t.min_lr`` after the last epoch."""
-    return t.min_lr + (t.learning_rate - t.min_lr) * 0.5 * (1.0 + math.cos(math.pi * epoch / t.epochs))
+    """Cosine annealing from ``t.learning_rate`` at epoch 0 to ``t.min_lr`` after the last epoch.
+
+    With a frozen encoder (``t.freeze_encoder_epochs``) the frozen epochs run at
+    ``t.learning_rate`` and the cosine starts at ``t.unfreeze_learning_rate`` when it unfreezes.
+    """
+    start, lr0 = 0, t.learning_rate
+    if t.freeze_encoder_epochs:
+        if epoch < t.freeze_encoder_epochs:
+            return t.learning_rate
+        start, lr0 = t.freeze_encoder_epochs, t.unfreeze_learning_rate
+    return t.min_lr + (lr0 - t.min_lr) * 0.5 * (1.0 + math.cos(math.pi * (epoch - start) / (t.epochs - start)))
 
 
 SCHEDULES.add("plateau", None)
@@ -117,40 +130,53 @@ def _callbacks(keras: Any) -> tuple[type, type]:
                 print(f"\nepoch {epoch + 1}: early stop, best {MONITOR} {s['best']:.4f} at epoch {s['best_epoch'] + 1}")
 
     class EpochCheckpoint(keras.callbacks.Callback):
-        """Atomically save last/best models, the weights fallback, state.json and the curves."""
+        """Commit each epoch's end atomically: last/best models, the weights fallback, the history
+        row and state.json become visible together or not at all (:meth:`RunDir.epoch_commit`);
+        then the curves are redrawn. ``total_epochs``: the run's last epoch, which is committed
+        with ``finished`` (as is an early stop)."""
 
         def __init__(self, run: RunDir, plateau: PlateauControl, wall_before: float = 0.0,
-                     hooks: FitHooks | None = None):
+                     hooks: FitHooks | None = None, total_epochs: int | None = None):
             super().__init__()
             self.run, self.plateau, self.wall_before = run, plateau, wall_before
             self.hooks = hooks or FitHooks()
+            self.total_epochs = total_epochs
             self.start = time.perf_counter()
 
         def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-            with atomic_path(self.run.last_model) as tmp:
-                self.model.save(tmp)
-            with atomic_path(self.run.checkpoints / "last.weights.h5") as tmp:
-                self.model.save_weights(tmp)
-            if self.plateau.improved or self.hooks.keep == "last":
-                with atomic_path(self.run.checkpoints / "best.keras") as tmp:
+            done = epoch + 1
+            previous_best = self.run.checkpoint("best.keras")
+            rows = _history_rows(self.run.checkpoint("history.csv"), before=epoch)
+            with self.run.epoch_commit(done) as folder:
+                self.model.save(folder / "last.keras")
+                fault_point("epoch.last_model")
+                self.model.save_weights(folder / "last.weights.h5")
+                fault_point("epoch.weights")
+                if self.plateau.improved or self.hooks.keep == "last":
                     if self.hooks.export is None:
-                        shutil.copyfile(self.run.last_model, tmp)
+                        shutil.copyfile(folder / "last.keras", folder / "best.keras")  # no shared inode
                     else:
-                        self.hooks.export(self.model).save(tmp)
-            write_json(self.run.state_file, {
-                "epoch": epoch + 1,
-                "learning_rate": float(keras.backend.get_value(self.model.optimizer.learning_rate)),
-                "plateau": self.plateau.state,
-                "finished": False,
-                "wall_seconds": round(self.wall_before + time.perf_counter() - self.start, 1),
-                "updated": datetime.now().isoformat(timespec="seconds"),
-            })
+                        self.hooks.export(self.model).save(folder / "best.keras")
+                elif previous_best.is_file():  # unchanged: a link to the committed file, not a copy
+                    _link_or_copy(previous_best, folder / "best.keras")
+                fault_point("epoch.best")
+                _write_history(folder / "history.csv", [*rows, {"epoch": epoch, **(logs or {})}])
+                write_json(folder / "state.json", {
+                    "epoch": done,
+                    "learning_rate": float(keras.backend.get_value(self.model.optimizer.learning_rate)),
+                    "plateau": self.plateau.state,
+                    "finished": bool(self.model.stop_training or (self.total_epochs and done >= self.total_epochs)),
+                    "wall_seconds": round(self.wall_before + time.perf_counter() - self.start, 1),
+                    "updated": datetime.now().isoformat(timespec="seconds"),
+                })
+                fault_point("epoch.state")
             from edgeseg.plots import plot_history
 
             plot_history(self.run.history, self.run.path / "curves.png")
+            fault_point("epoch.curves")
 
     return PlateauControl, EpochCheckpoint
 
@@ -163,10 +189,16 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     from edgeseg.data.pipeline import steps_per_epoch
     from edgeseg.data.splits import make_splits, save_splits
     from edgeseg.losses import LOSSES
-    from edgeseg.models import MODELS
+    from edgeseg.models import MODELS, create_model
+    from edgeseg.models.base import check_encoder_policy
 
+    cfg = _absolute_paths(cfg)  # the run must resume and evaluate from any working directory
     # Fail on bad names and bad data before creating anything on disk.
     MODELS.get(cfg.model.name)
+    check_encoder_policy(cfg.model.name, cfg.train.freeze_encoder_epochs, cfg.train.encoder_bn)
+    if cfg.model.encoder_weights:  # a missing file, a foreign file or no network: before the run exists
+        create_model(cfg.model.name, (cfg.data.height, cfg.data.width, 3), batch_norm=cfg.model.batch_norm,
+                     encoder_weights=cfg.model.encoder_weights)
     LOSSES.get(cfg.train.loss)
     SCHEDULES.get(cfg.train.schedule)
     if cfg.model.init_weights:
@@ -176,6 +208,32 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     splits, info = make_splits(cfg.data)
     arrays = load_split_arrays(splits, cfg)  # every file is decoded (and checked) before the run exists
     steps_per_epoch(len(arrays[0]), cfg.data.batch_size, cfg.train.max_steps)
+    with _new_run(runs_root, name, cfg.model.name) as run:
+        cfg.save(run.path / "config.json")
+        save_splits(run.path / "splits.json", splits, info)
+    return _fit(run, cfg, {"epoch": 0}, arrays)
+
+
+def _absolute_paths(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with its data folder and local model files as absolute paths."""
+    def absolute(p: str | None) -> str | None:
+        return str(Path(p).expanduser().resolve()) if p and Path(p).expanduser().exists() else p
+
+    return dataclasses.replace(
+        cfg, data=dataclasses.replace(cfg.data, root=absolute(cfg.data.root)),
+        model=dataclasses.replace(cfg.model, init_weights=absolute(cfg.model.init_weights),
+                                  encoder_weights=cfg.model.encoder_weights if cfg.model.encoder_weights in (
+                                      "imagenet", "none") else absolute(cfg.model.encoder_weights)),
+        train=dataclasses.replace(cfg.train, teacher=absolute(cfg.train.teacher)),
+    )
+
+
+@contextlib.contextmanager
+def _new_run(runs_root: str | Path, name: str | None, model_name: str) -> Iterator[RunDir]:
+    """A new run folder for the body to fill with its first files; if that fails (a full disk),
+    the folder (and any parent made for it) is removed again, so no half-made run is left."""
+    from edgeseg.io import remove_empty
+
     import os
     import tempfile
 
@@ -185,10 +243,15 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
         # A multi-worker peer trains in step with the chief and saves as it does (saving can
         # involve collectives), but into a private folder: only the chief writes the run.
         runs_root = tempfile.mkdtemp(prefix="edgeseg-worker-")
-    run = RunDir.create(runs_root, name, cfg.model.name)
-    cfg.save(run.path / "config.json")
-    save_splits(run.path / "splits.json", splits, info)
-    return _fit(run, cfg, {"epoch": 0}, arrays)
+    root = Path(runs_root).absolute()
+    made = [p for p in (root, *root.parents) if not p.exists()]
+    run = RunDir.create(runs_root, name, model_name)
+    try:
+        yield run
+    except BaseException:
+        shutil.rmtree(run.path, ignore_errors=True)
+        remove_empty(made)
+        raise
 
 
 def _init_source(source: str | Path) -> Path:
@@ -283,20 +346,23 @@ def resume(path: str | Path, epochs: int | None = None) -> RunDir:
 def continue_run(run: RunDir, epochs: int | None = None, hooks: FitHooks | None = None) -> RunDir:
     """The resume logic shared by plain and fine-tuning runs: check the state, update the
     config's epochs, and continue :func:`_fit` from ``last.keras`` (via ``hooks.load``)."""
-    cfg = run.config()
-    if epochs is not None and epochs != cfg.train.epochs:
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
-        cfg.save(run.path / "config.json")
-    state = run.state()
-    if state["epoch"] > 0 and not run.last_model.is_file():
-        raise RunError(f"{run.path}: state.json says epoch {state['epoch']} but {run.last_model} is missing")
-    if state["epoch"] >= cfg.train.epochs or (state.get("finished") and epochs is None):
-        raise RunError(
-            f"{run.path} already finished ({state['epoch']} epochs); pass --epochs N (N > {state['epoch']}) to train further"
-        )
-    from edgeseg.data.splits import load_splits
+    with run.lock():  # read the state as the only writer (a second resume stops here)
+        run.repair()
+        cfg = run.config()
+        state = run.state()
+        if state["epoch"] > 0 and not run.checkpoint("last.keras").is_file():
+            raise RunError(f"{run.path}: state.json says epoch {state['epoch']} but {run.checkpoint('last.keras')} is missing")
+        total = epochs if epochs is not None else cfg.train.epochs
+        if state["epoch"] >= total or (state.get("finished") and epochs is None):
+            raise RunError(
+                f"{run.path} already finished ({state['epoch']} epochs); pass --epochs N (N > {state['epoch']}) to train further"
+            )
+        if epochs is not None and epochs != cfg.train.epochs:
+            cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs))
+            cfg.save(run.path / "config.json")
+        from edgeseg.data.splits import load_splits
 
-    return _fit(run, cfg, state, load_split_arrays(load_splits(run.path / "splits.json"), cfg), hooks)
+        return _fit(run, cfg, state, load_split_arrays(load_splits(run.path / "splits.json"), cfg), hooks)
 
 
 # --- fine-tuning stages (pruning, QAT) ---------------------------------------------------------
@@ -355,11 +421,11 @@ def create_fine_tune_run(source: FineTuneSource, cfg: RunConfig, runs_root: str 
     """
     from edgeseg.data.splits import load_splits
 
-    run = RunDir.create(runs_root, name, f"{source.run.path.name}-{suffix}")
-    cfg.save(run.path / "config.json")
-    shutil.copyfile(source.run.path / "splits.json", run.path / "splits.json")
-    load_splits(run.path / "splits.json")  # the copy is what resume will read
-    write_json(run.path / stage_file, record)
+    with _new_run(runs_root, name, f"{source.run.path.name}-{suffix}") as run:
+        cfg.save(run.path / "config.json")
+        write_json(run.path / "splits.json", json.loads((source.run.path / "splits.json").read_text()))
+        load_splits(run.path / "splits.json")  # the copy is what resume will read
+        write_json(run.path / stage_file, record)
     return run
 
 
@@ -420,12 +486,20 @@ def load_split_arrays(splits: dict[str, Any], cfg: RunConfig) -> tuple[Any, Any,
 
 def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, Any, Any, Any],
          hooks: FitHooks | None = None) -> RunDir:
-    """Fit ``cfg.train.epochs`` epochs from ``state["epoch"]``, checkpointing every epoch.
+    """Fit ``cfg.train.epochs`` epochs from ``state["epoch"]``, committing every epoch.
 
     ``arrays`` are (train images, train masks, validation images, validation masks) as returned
     by :func:`load_split_arrays`; ``hooks`` let a fine-tuning stage supply its own model and
-    callbacks.
+    callbacks. The run is locked to this process throughout, and what a killed writer left is
+    removed first.
     """
+    with run.lock():
+        run.repair()
+        return _fit_locked(run, cfg, state, arrays, hooks)
+
+
+def _fit_locked(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, Any, Any, Any],
+                hooks: FitHooks | None = None) -> RunDir:
     from edgeseg import distribute
     from edgeseg._keras import keras, tf
     from edgeseg.data.pipeline import eval_dataset, steps_per_epoch, train_dataset
@@ -442,7 +516,7 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
 
     hooks = hooks or FitHooks()
 
-    def new_model(lr: float) -> Any:
+    def new_model(lr: float, epoch: int) -> Any:
         if hooks.build is not None:
             return hooks.build(lr)
         model = create_model(
@@ -451,23 +525,24 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
         )
         if cfg.model.init_weights:
             warm_start(model, cfg.model.init_weights)
+        set_encoder_trainable(model, t, epoch)
         return compile_model(model, cfg, lr, steps)
 
     with strategy.scope():
         if initial_epoch == 0:
-            model = new_model(t.learning_rate)
+            model = new_model(t.learning_rate, 0)
         else:
-            _truncate_history(run.history, initial_epoch)
             try:
-                # The full .keras checkpoint carries the optimizer moments and step count.
-                model = (hooks.load or (lambda p: load_keras_model(p, compile=True)))(run.last_model)
+                # The full .keras checkpoint carries the optimizer moments and step count; only
+                # the committed epoch is read (its history and state came with it).
+                model = (hooks.load or (lambda p: load_keras_model(p, compile=True)))(run.checkpoint("last.keras"))
                 model.optimizer.learning_rate.assign(state["learning_rate"])
             except RunError as e:
-                weights = run.checkpoints / "last.weights.h5"
+                weights = run.checkpoint("last.weights.h5")
                 if not weights.is_file():
                     raise
                 print(f"warning: {e}; resuming from {weights} with a fresh optimizer (Adam's moments restart)")
-                model = new_model(state["learning_rate"])
+                model = new_model(state["learning_rate"], initial_epoch)
                 model.load_weights(weights)
         if t.teacher:
             attach_teacher(model, load_teacher(t.teacher, d.image_size), t.distill_weight)
@@ -482,32 +557,39 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
     # A fixed schedule owns the rate; PlateauControl then only tracks the best epoch and stops early.
     plateau = PlateauControl(t.lr_patience if schedule is None else 0, t.lr_factor, t.min_lr,
                              t.early_stopping_patience, state.get("plateau"))
-    callbacks = [
-        *hooks.callbacks,
-        *([] if schedule is None else [keras.callbacks.LearningRateScheduler(lambda e, _lr: schedule(t, e))]),
-        plateau,
-        keras.callbacks.CSVLogger(str(run.history), append=initial_epoch > 0),
-        EpochCheckpoint(run, plateau, float(state.get("wall_seconds", 0.0)), hooks),
-    ]
-    if t.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard")))
-
-    ds = train_dataset(
-        train_x, train_y, batch_size=d.batch_size, steps=steps, augment_cfg=d.augment,
-        normalisation=d.normalisation, seed=t.seed, initial_epoch=initial_epoch, epochs=t.epochs,
-    )
     val = eval_dataset(val_x, val_y, batch_size=d.batch_size, normalisation=d.normalisation)
     print(f"run {run.path}: {cfg.model.name} ({model.count_params():,} params), {len(train_x)} train / "
           f"{len(val_x)} validation pairs at {d.height}x{d.width}, {steps} steps/epoch, "
           f"epochs {initial_epoch + 1}..{t.epochs}, {env['strategy']} strategy"
           f"{', mixed precision' if env['mixed_precision'] else ''}")
-    model.fit(
-        ds, epochs=t.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps, validation_data=val,
-        callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2,
-    )
-    state = run.state()
-    state["finished"] = True
-    write_json(run.state_file, state)
+    for start, end in _phases(t, initial_epoch):
+        if start == t.freeze_encoder_epochs > 0:
+            # Unfreezing changes the trainable set, so the model is recompiled with a fresh
+            # optimizer at the lower rate (a resumed run does the same at the same epoch).
+            with strategy.scope():
+                set_encoder_trainable(model, t, start)
+                compile_model(model, cfg, t.unfreeze_learning_rate, steps)
+            print(f"epoch {start + 1}: encoder unfrozen ({_count_trainable(model):,} trainable params), "
+                  f"learning rate {t.unfreeze_learning_rate:.2e}")
+        callbacks = [
+            *hooks.callbacks,
+            *([] if schedule is None else [keras.callbacks.LearningRateScheduler(lambda e, _lr: schedule(t, e))]),
+            plateau,
+            EpochCheckpoint(run, plateau, float(run.state().get("wall_seconds", 0.0)), hooks, total_epochs=t.epochs),
+        ]
+        if t.tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(str(run.path / "tensorboard")))
+        ds = train_dataset(
+            train_x, train_y, batch_size=d.batch_size, steps=steps, augment_cfg=d.augment,
+            normalisation=d.normalisation, seed=t.seed, initial_epoch=start, epochs=end,
+        )
+        model.fit(
+            ds, epochs=end, initial_epoch=start, steps_per_epoch=steps, validation_data=val,
+            callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2,
+        )
+        if model.stop_training:
+            break
+    state = run.state()  # the last epoch was committed as finished (or as an early stop)
     best = state.get("plateau", {})
     if hooks.keep == "last":
         print(f"model of the last epoch: {run.best_model()}")
@@ -516,13 +598,60 @@ def _fit(run: RunDir, cfg: RunConfig, state: dict[str, Any], arrays: tuple[Any, 
     return run
 
 
-def _truncate_history(history: Path, epochs: int) -> None:
-    """Drop CSV rows of epochs that ended after the last checkpoint (they will be re-run)."""
+def _phases(t: TrainConfig, initial_epoch: int) -> list[tuple[int, int]]:
+    """The ``[start, end)`` epoch ranges that ``model.fit`` runs: split where the encoder unfreezes."""
+    cut = t.freeze_encoder_epochs
+    if 0 < cut and initial_epoch < cut:
+        return [(initial_epoch, cut), (cut, t.epochs)]
+    return [(initial_epoch, t.epochs)]
+
+
+def set_encoder_trainable(model: Any, t: TrainConfig, epoch: int) -> None:
+    """Apply ``t``'s encoder policy for ``epoch``: frozen before ``t.freeze_encoder_epochs``,
+    and BatchNorm frozen throughout with ``encoder_bn="frozen"`` (a frozen tf_keras BatchNorm
+    runs in inference mode, on its stored statistics). A no-op for a model without an encoder
+    policy (both options at their defaults)."""
+    from edgeseg._keras import keras
+    from edgeseg.models import encoder_layers
+
+    if not t.freeze_encoder_epochs and t.encoder_bn == "train" and t.encoder_bn_momentum is None:
+        return
+    frozen = epoch < t.freeze_encoder_epochs
+    for layer in encoder_layers(model):
+        is_bn = isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable = not frozen and not (is_bn and t.encoder_bn == "frozen")
+        if is_bn and t.encoder_bn_momentum is not None:
+            layer.momentum = t.encoder_bn_momentum  # read when the train step is traced
+
+
+def _count_trainable(model: Any) -> int:
+    return int(sum(int(v.shape.num_elements()) for v in model.trainable_weights))
+
+
+def _history_rows(history: Path, before: int) -> list[dict[str, str]]:
+    """The rows of ``history`` for epochs ``< before`` (a plain-layout run may hold rows of
+    epochs that ended after its last checkpoint; they are re-run)."""
     if not history.is_file():
-        return
-    rows = list(csv.reader(open(history)))
-    if not rows:
-        return
-    kept = [rows[0]] + [r for r in rows[1:] if r and int(r[0]) < epochs]
-    with atomic_path(history) as tmp, open(tmp, "w", newline="") as f:
-        csv.writer(f).writerows(kept)
+        return []
+    with open(history, newline="") as f:
+        return [r for r in csv.DictReader(f) if r.get("epoch") not in (None, "") and int(r["epoch"]) < before]
+
+
+def _write_history(path: Path, rows: list[dict[str, Any]]) -> None:
+    """``history.csv`` as Keras' CSVLogger writes it: ``epoch`` then the metrics, sorted."""
+    keys = sorted({k for r in rows for k in r} - {"epoch"})
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["epoch", *keys], restval="")
+        w.writeheader()
+        w.writerows({k: _csv_value(v) for k, v in r.items()} for r in rows)
+
+
+def _csv_value(v: Any) -> Any:
+    return float(v) if hasattr(v, "dtype") else v
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(src, dst)

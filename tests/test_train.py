@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,16 +61,28 @@ def test_resume_continues_exactly(straight, sample_root, tmp_path):
     assert RunConfig.load(resumed.path / "config.json").train.epochs == 3
 
 
-def test_resume_replays_an_epoch_cut_short(straight, tmp_path):
-    # Simulate a crash during epoch 3, after its CSV row but before its checkpoint landed.
-    path = shutil.copytree(straight.path, tmp_path / "cut")
+def _plain_layout_copy(run, dest, epoch):
+    """A copy of ``run`` in the layout before atomic epoch commits (plain files, no
+    ``checkpoints/current``), its state set back to ``epoch``: what an older edgeseg left."""
+    path = shutil.copytree(run.path, dest)  # follows the symlinks: plain files
+    shutil.rmtree(path / "checkpoints" / "current")
+    for d in (path / "checkpoints").glob("epoch-*"):
+        shutil.rmtree(d)
     state = json.loads((path / "state.json").read_text())
-    state.update(epoch=2, finished=False)
+    state.update(epoch=epoch, finished=False)
     (path / "state.json").write_text(json.dumps(state))
+    return path
+
+
+def test_resume_replays_an_epoch_cut_short(straight, tmp_path):
+    # An older run, crashed during epoch 3 after its CSV row but before its checkpoint landed
+    # (the atomic commit rules this out for new runs: tests/test_crash_safety.py).
+    path = _plain_layout_copy(straight, tmp_path / "cut", epoch=2)
     resume(path)
     rows = (path / "history.csv").read_text().strip().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]  # epoch 3 re-run, not duplicated
     assert json.loads((path / "state.json").read_text())["epoch"] == 3
+    assert (path / "checkpoints" / "current").is_symlink()  # converted at its first commit
 
 
 def test_never_overwrites_and_numbers_new_runs(sample_root, tmp_path):
@@ -90,11 +103,8 @@ def test_resume_errors(straight, tmp_path):
 
 
 def test_resume_falls_back_to_weights_when_the_model_file_is_corrupt(straight, tmp_path, capsys):
-    path = shutil.copytree(straight.path, tmp_path / "corrupt")
+    path = _plain_layout_copy(straight, tmp_path / "corrupt", epoch=2)
     (path / "checkpoints" / "last.keras").write_bytes(b"not a zip")
-    state = json.loads((path / "state.json").read_text())
-    state.update(epoch=2, finished=False)
-    (path / "state.json").write_text(json.dumps(state))
     resume(path)
     assert "resuming from" in capsys.readouterr().out
     assert json.loads((path / "state.json").read_text())["epoch"] == 3
@@ -248,3 +258,83 @@ def test_distillation_run_saves_only_the_student_and_resumes(straight, sample_ro
     r = cli("train", "--data", sample_root, "--teacher", tmp_path / "nope", "--project", tmp_path / "runs", "--epochs", "1")
     cli.assert_clean_error(r, "nope", "no such run or .keras file")
     assert not (tmp_path / "runs").exists()
+
+
+# --- fine-tuning a pretrained encoder (mnv2_unet) -------------------------------------------------
+
+MNV2_WEIGHTS = Path(__file__).resolve().parents[2] / "shared" / "weights" / "mobilenet_v2_1.0_imagenet_no_top.h5"
+
+
+def test_phases_split_where_the_encoder_unfreezes():
+    from edgeseg.train import _phases
+
+    t = TrainConfig(epochs=6, freeze_encoder_epochs=2)
+    assert _phases(t, 0) == [(0, 2), (2, 6)]
+    assert _phases(t, 1) == [(1, 2), (2, 6)]  # resumed inside the frozen phase
+    assert _phases(t, 2) == [(2, 6)]  # resumed right at the boundary: unfrozen from the start
+    assert _phases(t, 4) == [(4, 6)]
+    assert _phases(TrainConfig(epochs=6), 0) == [(0, 6)]
+
+
+def test_cosine_restarts_at_the_unfreeze_rate():
+    from edgeseg.train import cosine_lr
+
+    t = TrainConfig(epochs=6, learning_rate=1e-3, unfreeze_lr=3e-4, min_lr=0.0, freeze_encoder_epochs=2)
+    assert [cosine_lr(t, e) for e in (0, 1)] == [1e-3, 1e-3]
+    assert cosine_lr(t, 2) == pytest.approx(3e-4) and cosine_lr(t, 4) == pytest.approx(1.5e-4)
+    assert TrainConfig(epochs=6, learning_rate=1e-3).unfreeze_learning_rate == pytest.approx(1e-4)
+
+
+def test_encoder_policy_freezes_the_backbone_and_its_batch_norm():
+    from edgeseg._keras import keras
+    from edgeseg.models import create_model, encoder_layers
+    from edgeseg.train import set_encoder_trainable
+
+    model = create_model("mnv2_unet", (64, 96, 3))
+    enc = encoder_layers(model)
+    t = TrainConfig(epochs=4, freeze_encoder_epochs=2, encoder_bn="frozen")
+    set_encoder_trainable(model, t, 0)
+    assert not any(layer.trainable for layer in enc)
+    assert all(layer.trainable for layer in model.layers if layer not in enc)
+    set_encoder_trainable(model, t, 2)
+    bn = [layer for layer in enc if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bn and not any(layer.trainable for layer in bn)
+    assert all(layer.trainable for layer in enc if layer not in bn)
+    set_encoder_trainable(model, dataclasses.replace(t, encoder_bn="train"), 2)
+    assert all(layer.trainable for layer in enc)
+
+
+def test_encoder_options_need_a_pretrained_encoder(cli, sample_root, tmp_path):
+    result = cli("train", "--data", sample_root, "--model", "unet_w025", "--freeze-encoder-epochs", "1",
+                 "--epochs", "2", "--project", tmp_path)
+    cli.assert_clean_error(result, "unet_w025 has no pretrained encoder", "--freeze-encoder-epochs")
+    missing = tmp_path / "nope.h5"
+    result = cli("train", "--data", sample_root, "--model", "mnv2_unet", "--encoder-weights", missing,
+                 "--project", tmp_path / "runs")
+    cli.assert_clean_error(result, str(missing), "does not exist")
+    assert not (tmp_path / "runs").exists()  # failed before any run folder was written
+
+
+def test_frozen_then_unfrozen_encoder_run(sample_root, tmp_path):
+    if not MNV2_WEIGHTS.is_file():
+        pytest.skip(f"shared MobileNetV2 weights not found at {MNV2_WEIGHTS}")
+    import csv
+
+    from edgeseg._keras import keras
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    cfg = RunConfig(
+        data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=12),
+        model=ModelConfig(name="mnv2_unet", encoder_weights=str(MNV2_WEIGHTS)),
+        train=TrainConfig(epochs=2, max_steps=2, freeze_encoder_epochs=1, unfreeze_lr=2e-4, encoder_bn="frozen"),
+    )
+    run = train(cfg, runs_root=tmp_path, name="ft")
+    rows = list(csv.DictReader(open(run.path / "history.csv")))
+    assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 2e-4])
+    trained = {layer.name: layer for layer in load_keras_model(run.last_model).layers}
+    ref = keras.applications.MobileNetV2(include_top=False, weights=str(MNV2_WEIGHTS), input_shape=(96, 96, 3))
+    # Unfrozen in epoch 2: the convs moved; BatchNorm stayed in inference mode on the file's statistics.
+    assert not np.array_equal(trained["Conv1"].get_weights()[0], ref.get_layer("Conv1").get_weights()[0])
+    for name in ("bn_Conv1", "block_8_project_BN", "block_16_project_BN"):
+        for a, b in zip(trained[name].get_weights(), ref.get_layer(name).get_weights()):
+            np.testing.assert_array_equal(a, b)

@@ -61,6 +61,7 @@ def train_cmd(
     freeze_encoder_epochs: Annotated[Optional[int], typer.Option(help="Train only the decoder for this many epochs, then unfreeze the pretrained encoder. [default: 0]")] = None,
     unfreeze_lr: Annotated[Optional[float], typer.Option(help="Learning rate once the encoder is unfrozen. [default: --lr / 10]")] = None,
     encoder_bn: Annotated[Optional[EncoderBn], typer.Option(help="Encoder BatchNorm: 'train' (learns once unfrozen) or 'frozen' (inference mode, pretrained statistics, for the whole run). [default: train]")] = None,
+    encoder_bn_momentum: Annotated[Optional[float], typer.Option(help="With --encoder-bn train: the encoder BatchNorm's moving-average momentum (Keras' MobileNetV2 uses 0.999, which lags far behind a fine-tune; e.g. 0.99). [default: keep]")] = None,
     init_weights: Annotated[Optional[Path], typer.Option(help="Warm start from a run (its best checkpoint) or .keras file of the same model, e.g. to fine-tune at a higher --size.")] = None,
     patience: Annotated[Optional[int], typer.Option(help="Early-stopping patience in epochs on validation Dice (0: off). [default: 10]")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for weights, shuffling and augmentation. [default: 0]")] = None,
@@ -80,7 +81,8 @@ def train_cmd(
                  "ema": ema, "teacher": teacher, "distill_weight": distill_weight, "size": size,
                  "layout": layout, "limit": limit, "max_steps": max_steps, "augment": augment, "batch_norm": batch_norm,
                  "encoder_weights": encoder_weights, "freeze_encoder_epochs": freeze_encoder_epochs,
-                 "unfreeze_lr": unfreeze_lr, "encoder_bn": encoder_bn, "init_weights": init_weights, "patience": patience, "seed": seed,
+                 "unfreeze_lr": unfreeze_lr, "encoder_bn": encoder_bn,
+                 "encoder_bn_momentum": encoder_bn_momentum, "init_weights": init_weights, "patience": patience, "seed": seed,
                  "mixed_precision": mixed_precision, "config": config, "name": name}
         other = {k: v for k, v in given.items() if v is not None}
         if other:
@@ -104,7 +106,7 @@ def train_cmd(
             base.train, epochs=epochs, learning_rate=lr, loss=loss, schedule=schedule, ema=ema, max_steps=max_steps,
             teacher=str(teacher) if teacher else None, distill_weight=distill_weight,
             freeze_encoder_epochs=freeze_encoder_epochs, unfreeze_lr=unfreeze_lr, encoder_bn=encoder_bn,
-            early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
+            encoder_bn_momentum=encoder_bn_momentum, early_stopping_patience=patience, seed=seed, mixed_precision=mixed_precision, tensorboard=tensorboard or None,
         ),
     )
     run = train(cfg, runs_root=project, name=name)
