@@ -13,7 +13,7 @@ import pytest
 
 HERE = Path(__file__).parent
 REPO = HERE.parent
-SHIPPED = REPO / "export" / "unet_w025"
+SHIPPED = REPO / "export" / "mnv2_unet"
 SAMPLE = REPO / "edgeseg" / "assets" / "isic2017_sample" / "test" / "images"
 
 

@@ -23,7 +23,7 @@ from PIL import Image
 
 from edgeseg.defaults import DEFAULT_ARTIFACT
 
-needs_shipped = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model export/unet_w025 is missing")
+needs_shipped = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model (edgeseg.defaults.SHIPPED) is missing")
 
 
 # --- shared inputs (module scope: one tiny run for the whole corpus) ---------------------------

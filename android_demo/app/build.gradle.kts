@@ -6,7 +6,7 @@ plugins {
 // The artifact the app ships: the full-integer TFLite model and its manifest, copied from the
 // repository's export folder at build time (override with -Pedgeseg.artifact=/path/to/folder).
 val artifactDir: File = (findProperty("edgeseg.artifact") as String?)?.let { file(it) }
-    ?: rootDir.resolve("../export/unet_w025/tflite_static_wi8_ai8_int8io")
+    ?: rootDir.resolve("../export/mnv2_unet/tflite_static_wi8_ai8_int8io")
 val modelAssets: File = layout.buildDirectory.dir("generated/edgeseg-assets").get().asFile
 
 // A Copy task with a missing source folder is silently skipped, so check first and say what to do.

@@ -16,7 +16,7 @@ dependencies {
 
 tasks.test {
     // The golden vectors of the shipped artifacts, as run_tests.sh passes them.
-    systemProperty("edgeseg.export", rootDir.resolve("../export/unet_w025").absolutePath)
+    systemProperty("edgeseg.export", rootDir.resolve("../export/mnv2_unet").absolutePath)
     systemProperty("java.awt.headless", "true")
     testLogging { events("failed"); showStandardStreams = true }
 }

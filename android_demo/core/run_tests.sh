@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compile the plain-JVM core module and its JUnit 4 tests with javac and run them: no Gradle or
-# Maven needed (CI has no Maven repository). The golden tests read ../export/unet_w025/*/golden/.
+# Maven needed (CI has no Maven repository). The golden tests read ../export/{mnv2_unet,unet_w025}/*/golden/.
 # Usage: bash android_demo/core/run_tests.sh   (from anywhere)
 set -euo pipefail
 
@@ -31,5 +31,9 @@ JAVAC=(javac -J-XX:TieredStopAtLevel=1 --release 17 -encoding UTF-8 -Xlint:all -
 
 TESTS=$(cd "$CORE/src/test/java" && find . -name '*Test.java' | sed 's|^\./||; s|\.java$||; s|/|.|g' | sort)
 # shellcheck disable=SC2086  # one argument per test class
-java -XX:TieredStopAtLevel=1 -Djava.awt.headless=true -Dedgeseg.export="$REPO/export/unet_w025" \
-    -cp "$OUT/main:$OUT/test:$CORE/src/test/resources:$CP_LIBS" org.junit.runner.JUnitCore $TESTS
+# Every shipped folder: the phone model (mnv2_unet, what the app embeds) and the U-Net reference.
+for EXPORT in "$REPO/export/mnv2_unet" "$REPO/export/unet_w025"; do
+    echo "run_tests.sh: golden vectors of $EXPORT"
+    java -XX:TieredStopAtLevel=1 -Djava.awt.headless=true -Dedgeseg.export="$EXPORT" \
+        -cp "$OUT/main:$OUT/test:$CORE/src/test/resources:$CP_LIBS" org.junit.runner.JUnitCore $TESTS
+done

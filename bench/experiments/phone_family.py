@@ -248,8 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                                  epilog="\n".join(__doc__.splitlines()[1:]))
     ap.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS), metavar="NAME",
                     help=f"registered model names (default: {' '.join(DEFAULT_MODELS)})")
-    ap.add_argument("--size", type=parse_size, default=(144, 192), metavar="HxW",
-                    help="input size for every model (default 144x192)")
+    ap.add_argument("--size", type=parse_size, default=(192, 256), metavar="HxW",
+                    help="input size for every model (default 192x256, the ISIC 2017 size, where every model builds: mnv2_unet needs H and W divisible by 32)")
     ap.add_argument("--threads", type=int, default=2, help="LiteRT threads (default 2)")
     ap.add_argument("--dice", action="append", default=[], metavar="NAME=VALUE:SOURCE",
                     help="a model's Dice and where it comes from; repeat per model")

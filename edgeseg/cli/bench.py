@@ -23,7 +23,7 @@ def _runtime_help() -> str:
 def bench_cmd(
     artifacts: Annotated[Optional[list[Path]], typer.Argument(
         help="Runs (float checkpoint + every export), export folders, artifact folders or model files. "
-             "Default: the shipped export/unet_w025.", show_default=False)] = None,
+             "Default: the shipped export/mnv2_unet (edgeseg.defaults.SHIPPED).", show_default=False)] = None,
     threads: Annotated[Optional[list[int]], typer.Option("--threads", "-t", help="Thread counts (default: 1, 2 and all cores).")] = None,
     batch: Annotated[Optional[list[int]], typer.Option("--batch", help="Batch sizes (default 1).")] = None,
     runtime: Annotated[Optional[list[str]], typer.Option("--runtime", "-r", help=_runtime_help())] = None,

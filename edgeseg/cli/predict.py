@@ -17,7 +17,7 @@ from edgeseg.cli.options import CloseOpt, FillOpt, LargestOpt, OpenOpt, Runtime,
 def predict_cmd(
     paths: Annotated[list[Path], typer.Argument(
         help="[MODEL] INPUTS OUT_DIR. MODEL: a run directory or a model file (default: the shipped int8 "
-             "TFLite in export/unet_w025). INPUTS: an image or a folder of images (or with an images/ "
+             "TFLite in export/mnv2_unet). INPUTS: an image or a folder of images (or with an images/ "
              "sub-folder). OUT_DIR: a new or empty output folder. With --runtime auto, MODEL may also be an "
              "export folder: its gated artifacts are the candidates.", metavar="[MODEL] INPUTS OUT_DIR")],
     threshold: ThresholdOpt = 0.5,

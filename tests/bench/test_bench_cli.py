@@ -10,12 +10,12 @@ import numpy as np
 
 import pytest
 
-from edgeseg.defaults import SHIPPED
+from edgeseg.defaults import SHIPPED, UNET_REFERENCE
 
 INT8 = SHIPPED / "tflite_static_wi8_ai8_int8io"
 QUICK = ("--min-runs", "3", "--min-seconds", "0", "--warmup", "1")
 
-pytestmark = pytest.mark.skipif(not INT8.is_dir(), reason="the shipped model export/unet_w025 is missing")
+pytestmark = pytest.mark.skipif(not INT8.is_dir(), reason="the shipped model (edgeseg.defaults.SHIPPED) is missing")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_gpu_rows_say_no_gpu_instead_of_vanishing(cli, tmp_path):
 
     if sh.which("nvidia-smi"):
         pytest.skip("this machine has a GPU")
-    onnx = SHIPPED / "onnx_static_wi8_ai8"
+    onnx = UNET_REFERENCE / "onnx_static_wi8_ai8"  # the phone model ships no int8 ONNX
     r = cli("bench", onnx, "-t", "1", "-r", "ort-cuda", "-r", "ort-tensorrt", *QUICK, "--no-frame", "--out", tmp_path / "b")
     assert r.exit_code == 1, r.output  # no row measured (issue 19), but the rows say why
     assert "no row was measured" in r.stderr

@@ -15,7 +15,7 @@ from _video import pan_zoom_frames, write_video  # noqa: E402
 
 from edgeseg.defaults import DEFAULT_ARTIFACT  # noqa: E402
 
-pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model export/unet_w025 is missing")
+pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model (edgeseg.defaults.SHIPPED) is missing")
 
 
 @pytest.fixture(scope="module")

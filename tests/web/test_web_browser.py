@@ -43,7 +43,7 @@ FP32 = DEFAULT_ARTIFACT.parent.parent / "tflite_fp32" / "model.tflite"
 ARTIFACTS = Path(os.environ.get("EDGESEG_TEST_ARTIFACTS", REPO / "runs" / "test_artifacts")) / "web"
 RUN_SECONDS = 4
 
-pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model export/unet_w025 is missing")
+pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model (edgeseg.defaults.SHIPPED) is missing")
 
 
 def _serve(models):

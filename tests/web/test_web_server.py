@@ -16,12 +16,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _webtools import REPO, WEB, copy_artifact
 
-from edgeseg.defaults import DEFAULT_ARTIFACT
+from edgeseg.defaults import DEFAULT_ARTIFACT, UNET_REFERENCE
 from edgeseg.errors import RunError
 from edgeseg.web import check_web_dir, make_server, plan_models, resolve_model_file, start_background
 
 FP32 = DEFAULT_ARTIFACT.parent.parent / "tflite_fp32" / "model.tflite"
-pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model export/unet_w025 is missing")
+pytestmark = pytest.mark.skipif(not DEFAULT_ARTIFACT.is_file(), reason="the shipped model (edgeseg.defaults.SHIPPED) is missing")
 
 
 @pytest.fixture()
@@ -103,7 +103,7 @@ def test_unusable_artifacts_are_refused_with_a_clear_error(tmp_path):
     shutil.copy(DEFAULT_ARTIFACT, bare / "model.tflite")
     with pytest.raises(RunError, match="no manifest.json"):
         resolve_model_file(bare / "model.tflite")
-    onnx = DEFAULT_ARTIFACT.parent.parent / "onnx_static_wi8_ai8"
+    onnx = UNET_REFERENCE / "onnx_static_wi8_ai8"
     if onnx.is_dir():
         with pytest.raises(RunError, match="runs TFLite models"):
             resolve_model_file(onnx)

@@ -20,16 +20,16 @@ final class TestFiles {
 
     /**
      * The shipped artifacts: {@code -Dedgeseg.export=DIR} (run_tests.sh sets it), else
-     * {@code export/unet_w025} of the first parent of the working directory that has android_demo/.
+     * {@code export/mnv2_unet} of the first parent of the working directory that has android_demo/.
      */
     static Path exportDir() {
         String prop = System.getProperty("edgeseg.export");
         if (prop != null) return Paths.get(prop).toAbsolutePath().normalize();
         for (Path d = Paths.get("").toAbsolutePath(); d != null; d = d.getParent()) {
-            if (Files.isDirectory(d.resolve("android_demo"))) return d.resolve("export/unet_w025");
+            if (Files.isDirectory(d.resolve("android_demo"))) return d.resolve("export/mnv2_unet");
         }
         throw new IllegalStateException("cannot find the repository root (a folder with android_demo/) above "
-                + Paths.get("").toAbsolutePath() + "; pass -Dedgeseg.export=.../export/unet_w025");
+                + Paths.get("").toAbsolutePath() + "; pass -Dedgeseg.export=.../export/mnv2_unet");
     }
 
     /** Every artifact folder under the export dir that has golden/golden.json, sorted; fails if none. */
