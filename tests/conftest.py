@@ -60,6 +60,24 @@ def tiny_run(sample_root, tmp_path_factory):
     return make
 
 
+@pytest.fixture(scope="session")
+def copy_pairs(sample_root):
+    """``copy_pairs(root, n=6)``: the first ``n`` real validation pairs of the embedded sample,
+    copied into ``root`` in the generic layout (``images/`` + ``masks/``); returns ``root``."""
+
+    def make(root: Path, n: int = 6) -> Path:
+        import shutil
+
+        for sub in ("images", "masks"):
+            (root / sub).mkdir(parents=True)
+        for img in sorted((sample_root / "validation" / "images").iterdir())[:n]:
+            shutil.copy(img, root / "images")
+            shutil.copy(sample_root / "validation" / "masks" / f"{img.stem}.png", root / "masks")
+        return root
+
+    return make
+
+
 class Cli:
     """Runs the Typer app in-process and checks the one-line error contract."""
 

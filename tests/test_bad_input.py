@@ -35,15 +35,9 @@ def base(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def data(sample_root, base) -> Path:
+def data(copy_pairs, base) -> Path:
     """6 real validation pairs in the generic layout (read-only use; corrupting cases copy it)."""
-    root = base / "data"
-    for sub in ("images", "masks"):
-        (root / sub).mkdir(parents=True)
-    for img in sorted((sample_root / "validation" / "images").iterdir())[:6]:
-        shutil.copy(img, root / "images")
-        shutil.copy(sample_root / "validation" / "masks" / f"{img.stem}.png", root / "masks")
-    return root
+    return copy_pairs(base / "data")
 
 
 @pytest.fixture(scope="module")

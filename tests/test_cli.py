@@ -1,7 +1,6 @@
 """The command line: help, the happy path, and every bad input ending in one clear line."""
 
 import json
-import shutil
 
 import pytest
 from PIL import Image
@@ -19,15 +18,9 @@ def model_file(tmp_path_factory):
 
 
 @pytest.fixture()
-def small_data(sample_root, tmp_path):
+def small_data(copy_pairs, tmp_path):
     """A copy of 6 real validation pairs in the generic layout, free to corrupt."""
-    root = tmp_path / "data"
-    for sub in ("images", "masks"):
-        (root / sub).mkdir(parents=True)
-    for img in sorted((sample_root / "validation" / "images").iterdir())[:6]:
-        shutil.copy(img, root / "images")
-        shutil.copy(sample_root / "validation" / "masks" / f"{img.stem}.png", root / "masks")
-    return root
+    return copy_pairs(tmp_path / "data")
 
 
 @pytest.mark.parametrize("cmd", [[], ["train"], ["eval"], ["predict"], ["data"], ["models"]])

@@ -13,6 +13,8 @@ import pytest
 from edgeseg.defaults import SHIPPED, UNET_REFERENCE
 
 INT8 = SHIPPED / "tflite_static_wi8_ai8_int8io"
+# The shipped model's own input size, from its manifest (the test is about the refusal, not a size).
+INT8_SIZE = "x".join(map(str, json.loads((INT8 / "manifest.json").read_text())["input"]["shape"][1:3])) if INT8.is_dir() else "?"
 QUICK = ("--min-runs", "3", "--min-seconds", "0", "--warmup", "1")
 
 pytestmark = pytest.mark.skipif(not INT8.is_dir(), reason="the shipped model (edgeseg.defaults.SHIPPED) is missing")
@@ -107,7 +109,7 @@ def test_a_failing_artifact_gets_its_row_and_the_others_still_run(cli, tmp_path)
     (("nowhere/model.tflite",), ("nowhere/model.tflite", "no such artifact")),
     ((str(INT8), "-r", "tfl1te"), ("unknown bench runtime 'tfl1te'", "Did you mean 'tflite'")),
     ((str(INT8), "-t", "0"), ("--threads must be >= 1",)),
-    ((str(INT8), "--size", "256x256"), ("takes 144x192 input only, not 256x256",)),
+    ((str(INT8), "--size", "256x256"), (f"takes {INT8_SIZE} input only, not 256x256",)),
 ])
 def test_bad_input_is_one_clean_line(cli, args, needles):
     cli.assert_clean_error(cli("bench", *args, "--no-frame"), *needles)
