@@ -84,7 +84,8 @@ def _broken_artifacts(tmp: Path) -> dict[str, list]:
     # A manifest for another input size than the model's (sha256 still right).
     shape = copy_artifact(DEFAULT_ARTIFACT, tmp / "shape")
     m = json.loads((shape.parent / "manifest.json").read_text())
-    edit_manifest(shape, input_size=[192, 256], input={**m["input"], "shape": [1, 192, 256, 3]})
+    h, w = m["input"]["shape"][1:3]
+    edit_manifest(shape, input_size=[h + 32, w + 32], input={**m["input"], "shape": [1, h + 32, w + 32, 3]})
     out["shape"] = plan_models(shape, use_fallback=False)
     # An engine that runs but computes something else than Python did (here: the reference
     # output inverted) fails the golden self-check and is not used.
@@ -266,7 +267,8 @@ def test_manifest_sha256_mismatch_is_explained(session):
 def test_manifest_input_shape_mismatch_is_explained(session):
     s = session[0]["scenarios"]["shape"]
     assert s["phase"] == "error"
-    assert "does not match its manifest" in s["message"] and "input shape [1,144,192,3]" in s["message"], s["message"]
+    h, w = json.loads((DEFAULT_ARTIFACT.parent / "manifest.json").read_text())["input"]["shape"][1:3]
+    assert "does not match its manifest" in s["message"] and f"input shape [1,{h},{w},3]" in s["message"], s["message"]
 
 
 def test_golden_self_check_failure_is_explained(session):
