@@ -195,8 +195,9 @@ def train(cfg: RunConfig, runs_root: str | Path = "runs", name: str | None = Non
     cfg = _absolute_paths(cfg)  # the run must resume and evaluate from any working directory
     # Fail on bad names and bad data before creating anything on disk.
     MODELS.get(cfg.model.name)
-    check_encoder_policy(cfg.model.name, cfg.train.freeze_encoder_epochs, cfg.train.encoder_bn)
-    if cfg.model.encoder_weights:  # a missing file, a foreign file or no network: before the run exists
+    check_encoder_policy(cfg.model.name, cfg.train.freeze_encoder_epochs, cfg.train.encoder_bn,
+                         cfg.train.encoder_bn_momentum)
+    if cfg.model.encoder_weights not in (None, "none"):  # a missing file, a foreign file or no network: before the run exists
         create_model(cfg.model.name, (cfg.data.height, cfg.data.width, 3), batch_norm=cfg.model.batch_norm,
                      encoder_weights=cfg.model.encoder_weights)
     LOSSES.get(cfg.train.loss)

@@ -308,6 +308,9 @@ def test_encoder_options_need_a_pretrained_encoder(cli, sample_root, tmp_path):
     result = cli("train", "--data", sample_root, "--model", "unet_w025", "--freeze-encoder-epochs", "1",
                  "--epochs", "2", "--project", tmp_path)
     cli.assert_clean_error(result, "unet_w025 has no pretrained encoder", "--freeze-encoder-epochs")
+    result = cli("train", "--data", sample_root, "--model", "unet_w025", "--encoder-bn-momentum", "0.9",
+                 "--project", tmp_path)
+    cli.assert_clean_error(result, "unet_w025 has no pretrained encoder", "--encoder-bn-momentum")
     missing = tmp_path / "nope.h5"
     result = cli("train", "--data", sample_root, "--model", "mnv2_unet", "--encoder-weights", missing,
                  "--project", tmp_path / "runs")

@@ -86,11 +86,14 @@ def check_input_shape(name: str, input_shape: Sequence[int], factor: int) -> tup
     return h, w, c
 
 
-def check_encoder_policy(name: str, freeze_encoder_epochs: int, encoder_bn: str) -> None:
-    """Refuse encoder fine-tuning options for a model without a pretrainable encoder."""
-    if name not in PRETRAINED_ENCODER_MODELS and (freeze_encoder_epochs or encoder_bn != "train"):
-        raise ConfigError(f"{name} has no pretrained encoder; --freeze-encoder-epochs and --encoder-bn apply to "
-                          f"{', '.join(PRETRAINED_ENCODER_MODELS)}")
+def check_encoder_policy(name: str, freeze_encoder_epochs: int, encoder_bn: str,
+                         encoder_bn_momentum: float | None = None) -> None:
+    """Refuse encoder fine-tuning options for a model without a pretrainable encoder (on a U-Net
+    they would silently act on its ``enc*`` layers)."""
+    if name not in PRETRAINED_ENCODER_MODELS and (
+            freeze_encoder_epochs or encoder_bn != "train" or encoder_bn_momentum is not None):
+        raise ConfigError(f"{name} has no pretrained encoder; --freeze-encoder-epochs, --encoder-bn and "
+                          f"--encoder-bn-momentum apply to {', '.join(PRETRAINED_ENCODER_MODELS)}")
 
 
 def check_no_encoder_weights(name: str, encoder_weights: str | None) -> None:
