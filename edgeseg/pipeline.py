@@ -129,11 +129,11 @@ def _write_tables(report: ExportReport, complete: bool = True) -> None:
     for fb in report.fallbacks:
         text += f"\n## Accuracy-aware fallback for {fb['target']}\n\n"
         text += f"Plain int8 ΔDice {-fb['plain_dice_drop']:+.4f} missed the budget {fb['budget']}.\n\n"
-        text += "| step | artifact | ΔDice | gate |\n|---|---|---:|---|\n"
+        text += "| step | artifact | ΔDice | gate | note |\n|---|---|---:|---|---|\n"
         for s in fb["steps"]:
             verdict = "-" if s.get("passed") is None else ("pass" if s["passed"] else "FAIL")
             drop = f"{-s['dice_drop']:+.4f}" if "dice_drop" in s else "-"
-            text += f"| {s['strategy']} | {s['artifact'] or s['note']} | {drop} | {verdict} |\n"
+            text += f"| {s['strategy']} | {s['artifact'] or '-'} | {drop} | {verdict} | {s['note'] or ''} |\n"
         text += f"\nChosen: {fb['chosen'] or 'none met the budget'}"
         if fb["latency_p50_ms"]:
             text += " (p50 latency: " + ", ".join(f"{k} {v:.1f} ms" for k, v in fb["latency_p50_ms"].items()) + ")"

@@ -404,11 +404,12 @@ def fine_tune_config(cfg: RunConfig, *, epochs: int, learning_rate: float, max_s
     """The source's RunConfig with a fine-tune's own epochs, learning rate and step cap.
 
     Early stopping is off: a fine-tune runs its fixed number of epochs (a pruning schedule only
-    reaches its target sparsity at its end step).
+    reaches its target sparsity at its end step). No encoder freeze phase: the encoder is trained
+    already (a frozen BatchNorm stays frozen: its ``trainable`` flag is saved with the model).
     """
     return dataclasses.replace(cfg, train=dataclasses.replace(
         cfg.train, epochs=epochs, learning_rate=learning_rate, max_steps=max_steps,
-        early_stopping_patience=0, **train_changes,
+        early_stopping_patience=0, freeze_encoder_epochs=0, **train_changes,
     ))
 
 

@@ -341,3 +341,35 @@ def test_frozen_then_unfrozen_encoder_run(sample_root, tmp_path):
     for name in ("bn_Conv1", "block_8_project_BN", "block_16_project_BN"):
         for a, b in zip(trained[name].get_weights(), ref.get_layer(name).get_weights()):
             np.testing.assert_array_equal(a, b)
+
+
+def test_qat_of_a_frozen_bn_run_keeps_the_encoder_statistics(sample_root, tmp_path):
+    """A fine-tune starts from trained weights (no freeze phase: a 1-epoch QAT of a run with a
+    1-epoch freeze used to be refused) and keeps the source's frozen encoder BatchNorm (the
+    flag travels in the checkpoint; tfmot's wrappers must not undo it)."""
+    if not MNV2_WEIGHTS.is_file():
+        pytest.skip(f"shared MobileNetV2 weights not found at {MNV2_WEIGHTS}")
+    from edgeseg.models.base import unwrapped
+    from edgeseg.quantize.qat import QATConfig, load_qat_model, qat
+    from edgeseg.runtime.keras_runner import load_keras_model
+
+    cfg = RunConfig(
+        data=DataConfig(root=str(sample_root), height=64, width=96, batch_size=4, limit=12),
+        model=ModelConfig(name="mnv2_unet", encoder_weights=str(MNV2_WEIGHTS)),
+        train=TrainConfig(epochs=2, max_steps=1, freeze_encoder_epochs=1, encoder_bn="frozen"),
+    )
+    source = train(cfg, runs_root=tmp_path, name="ft")
+    run = qat(source.path, QATConfig(epochs=1, max_steps=2, learning_rate=1e-3), runs_root=tmp_path)
+    assert run.config().train.freeze_encoder_epochs == 0
+    before = {layer.name: layer for layer in load_keras_model(source.best_model()).layers}
+    after = {unwrapped(layer).name: layer for layer in load_qat_model(run.best_model()).layers}
+    # tfmot's wrapper owns a conv's kernel (beside its min/max); a BatchNorm keeps its own weights
+    kernel = next(w for w in after["Conv1"].weights if w.name.split("/")[-1] == "kernel:0")
+    assert not np.array_equal(kernel.numpy(), before["Conv1"].get_weights()[0])
+    for name in ("bn_Conv1", "block_8_project_BN", "block_16_project_BN"):
+        for a, b in zip(unwrapped(after[name]).get_weights(), before[name].get_weights(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the decoder's own BatchNorm is not the encoder's: its statistics move
+    dec = [n for n in before if n.startswith("dec") and n.endswith("_bn")]
+    assert dec and any(not np.array_equal(unwrapped(after[n]).get_weights()[2], before[n].get_weights()[2])
+                       for n in dec)

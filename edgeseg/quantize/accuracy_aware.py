@@ -1,7 +1,7 @@
 """Accuracy-aware int8: what to try when a static int8 artifact misses its Dice budget.
 
 In order, stopping at the first artifact within budget: another calibration method (the ones
-the format offers), keeping the ops with the worst quantization error in float, then QAT, a
+the format offers), the format's other writer options (ONNX: 8-bit weights), keeping the ops with the worst quantization error in float, then QAT, a
 fine-tune of the float run (:func:`edgeseg.quantize.qat.qat`) exported as ``qat_wi8_ai8``. Every
 attempt is exported and gated like any artifact, and stays on disk with its gate result.
 """
@@ -50,7 +50,8 @@ class Search:
 
 def search(target: Target, plain: GateResult, attempt: Attempt, source: Source, calibration: Calibration | None,
            run: RunDir, cfg: ExportConfig, folder: Path) -> Search:
-    """Try calibration methods, selective float ops, then QAT; see the module docstring.
+    """Try calibration methods, other writer options, selective float ops, then QAT; see the
+    module docstring.
 
     Args:
         target, plain: the static int8 target and its failed gate result.
@@ -66,7 +67,8 @@ def search(target: Target, plain: GateResult, attempt: Attempt, source: Source, 
     fmt = FORMATS.get(target.format)
     found = Search(target.label, plain.dice_drop, plain.budget)
     print(f"  {target.label} missed its budget: accuracy-aware fallback")
-    chosen = _calibrations(target, attempt, found) or _selective(target, attempt, source, calibration, found)
+    chosen = (_calibrations(target, attempt, found) or _options(target, attempt, found)
+              or _selective(target, attempt, source, calibration, found))
     if chosen is None:
         chosen = _qat(target, attempt, run, cfg, found)
     if chosen is not None:
@@ -93,6 +95,15 @@ def _calibrations(target: Target, attempt: Attempt, found: Search) -> Target | N
         t = dataclasses.replace(target, options=dataclasses.replace(target.options, calib_method=method),
                                 strategy=f"calib_{method}")
         if found.record(f"calibration:{method}", t, attempt(t, None)):
+            return t
+    return None
+
+
+def _options(target: Target, attempt: Attempt, found: Search) -> Target | None:
+    for step in FORMATS.get(target.format).option_steps:
+        t = dataclasses.replace(target, options=dataclasses.replace(target.options, **dict(step.changes)),
+                                strategy=step.strategy)
+        if found.record(f"options:{step.strategy}", t, attempt(t, None), step.note):
             return t
     return None
 

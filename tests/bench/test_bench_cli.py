@@ -10,7 +10,7 @@ import numpy as np
 
 import pytest
 
-from edgeseg.defaults import SHIPPED, UNET_REFERENCE
+from edgeseg.defaults import SHIPPED
 
 INT8 = SHIPPED / "tflite_static_wi8_ai8_int8io"
 # The shipped model's own input size, from its manifest (the test is about the refusal, not a size).
@@ -74,7 +74,7 @@ def test_gpu_rows_say_no_gpu_instead_of_vanishing(cli, tmp_path):
 
     if sh.which("nvidia-smi"):
         pytest.skip("this machine has a GPU")
-    onnx = UNET_REFERENCE / "onnx_static_wi8_ai8"  # the phone model ships no int8 ONNX
+    onnx = SHIPPED / "onnx_static_wi8_ai8-weights8"
     r = cli("bench", onnx, "-t", "1", "-r", "ort-cuda", "-r", "ort-tensorrt", *QUICK, "--no-frame", "--out", tmp_path / "b")
     assert r.exit_code == 1, r.output  # no row measured (issue 19), but the rows say why
     assert "no row was measured" in r.stderr

@@ -8,11 +8,11 @@ import shutil
 import pytest
 
 from edgeseg.artifact import sha256_file
-from edgeseg.defaults import SHIPPED, UNET_REFERENCE
+from edgeseg.defaults import SHIPPED
 
 UINT8 = SHIPPED / "tflite_static_wi8_ai8_uint8io"
-# The phone model ships no int8 ONNX (it misses its gate); the U-Net reference has one.
-ONNX = UNET_REFERENCE / "onnx_static_wi8_ai8"
+# The phone model's int8 ONNX (8-bit weights: what its accuracy-aware fallback chose).
+ONNX = SHIPPED / "onnx_static_wi8_ai8-weights8"
 SAMPLE_TEST = SHIPPED.parents[1] / "edgeseg" / "assets" / "isic2017_sample" / "test" / "images"
 
 pytestmark = pytest.mark.skipif(not (UINT8.is_dir() and ONNX.is_dir()), reason="the shipped artifacts are missing")

@@ -60,9 +60,12 @@ def test_fallback_runs_in_order_and_is_reported(tiny, tmp_path):
     with pytest.warns(UserWarning):
         report = export_run(tiny.path, cfg, out=tmp_path / "fb")
     (fb,) = report.fallbacks
-    rank = {"calibration": 0, "selective": 1, "qat": 2}
+    rank = {"calibration": 0, "options": 1, "selective": 2, "qat": 3}
     ranks = [rank[s["strategy"].split(":")[0].split(" ")[0]] for s in fb["steps"]]
-    assert ranks[0] == 0 and ranks == sorted(ranks)  # calibration, then selective, then QAT
+    assert ranks[0] == 0 and ranks == sorted(ranks)  # calibration, options, selective, then QAT
+    (weights8,) = [s for s in fb["steps"] if s["strategy"] == "options:weights8"]
+    assert read_manifest(tmp_path / "fb" / weights8["artifact"] / "model.onnx").export_config["options"]["onnx_weight_bits"] == 8
+    assert "saturate" in weights8["note"]
     passed = [s.get("passed") for s in fb["steps"]]
     assert True not in passed[:-1]  # the chain stops at the first option within budget
     assert fb["chosen"] is None and not report.passed

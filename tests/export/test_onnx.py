@@ -189,6 +189,34 @@ def test_error_report_names_nodes_that_can_be_kept_in_float(
     assert _dice(selective, reference) >= 0.9
 
 
+def test_reduce_range_means_7_bit_weights(fp32: dict, calibration: np.ndarray, folder: Path) -> None:
+    """reduce_range keeps |q| <= 64 (no int16 overflow in AVX2's u8 x s8 pair sums); without it
+    the largest weight of a channel maps to 127."""
+    from onnx import numpy_helper
+
+    def largest(path: Path) -> int:
+        return max(int(np.abs(numpy_helper.to_array(t).astype(np.int32)).max())
+                   for t in onnx.load(str(path)).graph.initializer if t.data_type == onnx.TensorProto.INT8)
+
+    for reduce_range, low, high in ((True, 60, 64), (False, 127, 127)):
+        path = folder / f"rr_{reduce_range}.onnx"
+        quantize_onnx(fp32["NHWC"][0], path, calibration, reduce_range=reduce_range)
+        assert low <= largest(path) <= high
+
+
+def test_error_report_is_the_same_in_chunks(fp32: dict, calibration: np.ndarray) -> None:
+    """Chunks bound the memory (the norms are summed per chunk); the scores must not move."""
+    whole = quantization_error_report(fp32["NHWC"][0], calibration, chunk=len(calibration))
+    parts = quantization_error_report(fp32["NHWC"][0], calibration, chunk=1)
+    whole, parts = dict(whole), dict(parts)
+    assert parts.keys() == whole.keys()
+    # float64 sums of the same per-image terms in another grouping: a few ulps apart
+    names = sorted(whole)
+    np.testing.assert_allclose([parts[n] for n in names], [whole[n] for n in names], rtol=1e-9, atol=1e-12)
+    with pytest.raises(ConfigError, match="chunk"):
+        quantization_error_report(fp32["NHWC"][0], calibration, chunk=0)
+
+
 # --- errors --------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from _webtools import REPO, WEB, copy_artifact
 
-from edgeseg.defaults import DEFAULT_ARTIFACT, UNET_REFERENCE
+from edgeseg.defaults import DEFAULT_ARTIFACT, SHIPPED
 from edgeseg.errors import RunError
 from edgeseg.web import check_web_dir, make_server, plan_models, resolve_model_file, start_background
 
@@ -103,7 +103,7 @@ def test_unusable_artifacts_are_refused_with_a_clear_error(tmp_path):
     shutil.copy(DEFAULT_ARTIFACT, bare / "model.tflite")
     with pytest.raises(RunError, match="no manifest.json"):
         resolve_model_file(bare / "model.tflite")
-    onnx = UNET_REFERENCE / "onnx_static_wi8_ai8"
+    onnx = SHIPPED / "onnx_static_wi8_ai8-weights8"
     if onnx.is_dir():
         with pytest.raises(RunError, match="runs TFLite models"):
             resolve_model_file(onnx)
