@@ -38,7 +38,7 @@ def export_cmd(
     limit: LimitOpt = None,
     max_dice_drop: Annotated[Optional[float], typer.Option(help="Dice-drop budget for every artifact. [default: per recipe in quantize/gates.toml, 0.01]")] = None,
     gates: Annotated[Optional[Path], typer.Option(help="Another gates TOML file.")] = None,
-    fallback: Annotated[bool, typer.Option("--fallback/--no-fallback", help="Accuracy-aware int8: when static int8 misses its budget, try another calibration, then float ops, then QAT.")] = True,
+    fallback: Annotated[bool, typer.Option("--fallback/--no-fallback", help="Accuracy-aware int8: when static int8 misses its budget, try another calibration, then other writer options (ONNX: 8-bit weights), then float ops, then QAT.")] = True,
     qat_epochs: Annotated[int, typer.Option(help="Epochs of QAT fine-tuning (--qat and the QAT fallback).")] = 1,
     qat_max_steps: Annotated[Optional[int], typer.Option(help="Cap on QAT steps per epoch (quick runs).")] = None,
     size: Annotated[Optional[str], typer.Option(help="Export at this HxW input instead of the training size (same weights; e.g. 256x256 for benchmarks).")] = None,
