@@ -349,8 +349,10 @@ def test_qat_of_a_frozen_bn_run_keeps_the_encoder_statistics(sample_root, tmp_pa
     flag travels in the checkpoint; tfmot's wrappers must not undo it)."""
     if not MNV2_WEIGHTS.is_file():
         pytest.skip(f"shared MobileNetV2 weights not found at {MNV2_WEIGHTS}")
-    from edgeseg.models.base import unwrapped
     from edgeseg.quantize.qat import QATConfig, load_qat_model, qat
+
+    def unwrapped(layer):  # tfmot's QuantizeWrapperV2 holds the layer it wraps as .layer
+        return getattr(layer, "layer", layer)
     from edgeseg.runtime.keras_runner import load_keras_model
 
     cfg = RunConfig(
