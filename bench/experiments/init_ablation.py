@@ -25,7 +25,7 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = {}
+    summary, freeze = {}, set()
     fig, ax = plt.subplots(figsize=(7, 4))
     for item in args.runs:
         label, _, run = item.partition("=")
@@ -35,6 +35,7 @@ def main() -> None:
         if not history.is_file():
             ap.error(f"{history}: no such file (is {run} a training run?)")
         rows = list(csv.DictReader(history.open()))
+        freeze.add(json.loads((Path(run) / "config.json").read_text())["train"].get("freeze_encoder_epochs", 0))
         epochs = [int(r["epoch"]) + 1 for r in rows]
         val = [float(r["val_dice"]) for r in rows]
         best = max(range(len(val)), key=val.__getitem__)
@@ -42,8 +43,6 @@ def main() -> None:
                           "best_val_dice": val[best], "val_dice": val,
                           "train_loss": [float(r["loss"]) for r in rows]}
         ax.plot(epochs, val, marker="o", ms=3, label=f"{label} (best {val[best]:.4f} @ {epochs[best]})")
-    freeze = {json.loads((Path(i.partition("=")[2]) / "config.json").read_text())["train"].get("freeze_encoder_epochs", 0)
-              for i in args.runs}
     for f in freeze - {0}:
         ax.axvline(f + 0.5, ls="--", color="gray", lw=1)
         ax.text(f + 0.6, 0.52, "encoder unfrozen", color="gray", fontsize=8)

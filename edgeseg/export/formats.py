@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgeseg.artifact import TensorSpec
+from edgeseg.errors import ConfigError
 from edgeseg.formats import MODEL_FORMATS
 from edgeseg.quantize.recipes import Recipe
 from edgeseg.registry import Registry
@@ -37,6 +38,10 @@ class WriteOptions:
     calib_method: str = "minmax"
     keep_float: tuple[str, ...] = ()
     onnx_weight_bits: int = 7
+
+    def __post_init__(self) -> None:
+        if self.onnx_weight_bits not in (7, 8):
+            raise ConfigError(f"onnx_weight_bits must be 7 or 8, got {self.onnx_weight_bits}")
 
 
 @dataclass(frozen=True)
