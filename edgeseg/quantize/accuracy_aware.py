@@ -3,7 +3,8 @@
 In order, stopping at the first artifact within budget: another calibration method (the ones
 the format offers), the format's other writer options (ONNX: 8-bit weights), keeping the ops
 with the worst quantization error in float, then QAT, a fine-tune of the float run
-(:func:`edgeseg.quantize.qat.qat`) exported as ``qat_wi8_ai8``. Every attempt is exported and gated like any artifact, and stays on disk with its gate result.
+(:func:`edgeseg.quantize.qat.qat`) exported as ``qat_wi8_ai8``. Every attempt is exported and
+gated like any artifact, and stays on disk with its gate result.
 """
 
 from __future__ import annotations
